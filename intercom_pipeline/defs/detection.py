@@ -1,0 +1,5 @@
+"""Dagster definitions for detection (placeholder until the detection work lands)."""
+
+import dagster as dg
+
+defs = dg.Definitions()

@@ -1,0 +1,86 @@
+"""The erasure registry: every local dataset that holds contact-linked rows joins it.
+
+After a deletion is verified in Intercom, the privacy job asks every registered dataset to remove
+the deleted contacts' rows from its files. A dataset joins by decorating a function with
+``@erasable("<dataset name>")`` in its own module; the module is listed in ``PROVIDER_MODULES`` so it
+is imported before erasure runs. The privacy code never needs to know which datasets exist.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from intercom_pipeline import storage
+
+# An eraser gets the data root, the workspace id and the deleted contact ids, and returns the files
+# it rewrote (or removed).
+Eraser = Callable[[Path, str, frozenset[str]], list[Path]]
+
+# Modules whose import registers erasers. A new dataset adds its module here.
+PROVIDER_MODULES = (
+    "intercom_pipeline.privacy.access_package",
+    "intercom_pipeline.discovery.samples",
+    "intercom_pipeline.exports.erasure",
+)
+
+
+@dataclass(frozen=True)
+class ErasureTarget:
+    name: str
+    erase: Eraser
+
+
+_REGISTRY: dict[str, ErasureTarget] = {}
+
+
+def erasable(name: str) -> Callable[[Eraser], Eraser]:
+    def register(func: Eraser) -> Eraser:
+        _REGISTRY[name] = ErasureTarget(name, func)
+        return func
+
+    return register
+
+
+def targets() -> list[ErasureTarget]:
+    for module in PROVIDER_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+    return sorted(_REGISTRY.values(), key=lambda target: target.name)
+
+
+def erase_parquet_rows(files: Iterable[Path], column: str, contact_ids: frozenset[str], private: bool) -> list[Path]:
+    """Rewrite each Parquet file without the rows whose ``column`` is one of ``contact_ids``.
+
+    A file left with no rows is removed. Returns the files rewritten or removed.
+    """
+    changed: list[Path] = []
+    for path in files:
+        table = pq.read_table(path)
+        if column not in table.column_names:
+            continue
+        drop = pc.is_in(table[column], value_set=_id_array(contact_ids))
+        drop = pc.fill_null(drop, False)
+        if not pc.any(drop).as_py():
+            continue
+        kept = table.filter(pc.invert(drop))
+        if kept.num_rows == 0:
+            path.unlink()
+        else:
+            storage.write_parquet(path, kept, private=private)
+        changed.append(path)
+    return changed
+
+
+def _id_array(contact_ids: frozenset[str]):
+    import pyarrow as pa
+
+    return pa.array(sorted(contact_ids), type=pa.string())

@@ -1,0 +1,61 @@
+"""Connection and data-root settings, read from the environment.
+
+Everything that decides *where* the project talks to and *where* it writes lives here, so every
+command, job and test reads the same variables the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REGION_BASE_URLS = {
+    "us": "https://api.intercom.io",
+    "eu": "https://api.eu.intercom.io",
+    "au": "https://api.au.intercom.io",
+}
+DEFAULT_VERSION = "2.11"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the project cannot use; the message names the variable."""
+
+
+def base_url_for(region: str | None, base_url: str | None = None) -> str:
+    """The API base URL: an explicit base URL wins over the region."""
+    if base_url:
+        return base_url.rstrip("/")
+    key = (region or "us").strip().lower()
+    if key not in REGION_BASE_URLS:
+        raise SettingsError(f"INTERCOM_REGION must be one of us, eu, au; got {region!r}")
+    return REGION_BASE_URLS[key]
+
+
+def data_root() -> Path:
+    """The data root (``INTERCOM_PIPELINE_DATA``, default ``./data``), as an absolute path."""
+    return Path(os.environ.get("INTERCOM_PIPELINE_DATA") or "data").resolve()
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    token: str | None
+    region: str
+    base_url: str
+    version: str
+
+    @property
+    def uses_emulator(self) -> bool:
+        """No token configured: commands start and use the fake Intercom."""
+        return not self.token
+
+
+def connection_settings(environ: dict[str, str] | None = None) -> ConnectionSettings:
+    env = os.environ if environ is None else environ
+    region = (env.get("INTERCOM_REGION") or "us").strip().lower()
+    return ConnectionSettings(
+        token=env.get("INTERCOM_ACCESS_TOKEN") or None,
+        region=region,
+        base_url=base_url_for(region, env.get("INTERCOM_BASE_URL")),
+        version=env.get("INTERCOM_VERSION") or DEFAULT_VERSION,
+    )
