@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "intercom_pipeline.intercom_commands",
     "intercom_pipeline.privacy.commands",
     "intercom_pipeline.demo",
+    "intercom_pipeline.ui",
 )
 
 

@@ -59,3 +59,13 @@ def connection_settings(environ: dict[str, str] | None = None) -> ConnectionSett
         base_url=base_url_for(region, env.get("INTERCOM_BASE_URL")),
         version=env.get("INTERCOM_VERSION") or DEFAULT_VERSION,
     )
+
+
+def demo_mode(environ: dict[str, str] | None = None) -> bool:
+    """True when the code location runs against the embedded fake (set by ``make ui`` / the demo).
+
+    In demo mode continuous detection and the inbox sensor start switched on; against a real
+    workspace they stay off until someone turns them on in the UI.
+    """
+    env = os.environ if environ is None else environ
+    return env.get("INTERCOM_PIPELINE_DEMO", "") == "1"

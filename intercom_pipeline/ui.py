@@ -1,0 +1,87 @@
+"""``intercom-pipeline ui``: ``dagster dev`` on this code location, with the fake when no token is set.
+
+The fake runs as its own process (``intercom-pipeline emulator``) so that it outlives code-server
+reloads; Dagster's webserver, daemon and run workers reach it through ``INTERCOM_BASE_URL``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+
+from intercom_pipeline.connection import DEMO_CONTACTS, DEMO_RATE_LIMIT, EMULATOR_TOKEN
+from intercom_pipeline.instance import REPO_ROOT, dagster_home
+from intercom_pipeline.settings import connection_settings
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("ui", help="run dagster dev on this code location (with the fake if no token)")
+    parser.add_argument("--port", type=int, default=3000, help="webserver port (default 3000)")
+    parser.add_argument("--emulator-port", type=int, default=0, help="fake Intercom port (default: a free one)")
+    parser.add_argument("--contacts", type=int, default=DEMO_CONTACTS, help="contacts in the fake workspace")
+    parser.set_defaults(handler=run_ui)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_emulator(port: int, contacts: int) -> tuple[subprocess.Popen, str]:
+    """Start the fake as a child process and wait until it answers."""
+    command = [
+        sys.executable, "-m", "intercom_pipeline.cli", "emulator", "--port", str(port),
+        "--contacts", str(contacts), "--token", EMULATOR_TOKEN, "--rate-limit", str(DEMO_RATE_LIMIT),
+    ]
+    process = subprocess.Popen(command, start_new_session=True)
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the fake Intercom exited with code {process.returncode}")
+        try:
+            httpx.get(f"{base_url}/_emulator/stats", timeout=1.0)
+            return process, base_url
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    process.kill()
+    raise SystemExit("the fake Intercom did not start within 120 s")
+
+
+def dagster_dev_env(base_url: str | None) -> dict[str, str]:
+    env = dict(os.environ, DAGSTER_HOME=str(dagster_home()))
+    if base_url:
+        env.update(INTERCOM_ACCESS_TOKEN=EMULATOR_TOKEN, INTERCOM_BASE_URL=base_url, INTERCOM_PIPELINE_DEMO="1")
+    return env
+
+
+def run_ui(args: argparse.Namespace) -> int:
+    emulator = None
+    base_url = None
+    if connection_settings().uses_emulator:
+        emulator, base_url = start_emulator(args.emulator_port or free_port(), args.contacts)
+        print(f"No INTERCOM_ACCESS_TOKEN set: the fake Intercom serves at {base_url}; demo mode is on.")
+    command = [
+        sys.executable, "-m", "dagster", "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-p", str(args.port),
+    ]
+    print(f"Dagster UI: http://127.0.0.1:{args.port} (instance under {dagster_home()})")
+    # A background shell starts us with SIGINT ignored; dagster dev relies on SIGINT to shut down.
+    dev = subprocess.Popen(command, env=dagster_dev_env(base_url), cwd=REPO_ROOT,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        return dev.wait()
+    except KeyboardInterrupt:
+        dev.send_signal(signal.SIGINT)
+        return dev.wait()
+    finally:
+        if emulator is not None:
+            os.killpg(emulator.pid, signal.SIGTERM)
+            emulator.wait(timeout=10)
