@@ -53,3 +53,5 @@ class WorkspaceData:
     hard_cases: dict[str, Any] = field(default_factory=dict)
     # object type -> flattened field path -> PII category (or None for "not personal data").
     ground_truth: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    # Added by the generator (after the lead's fields): segment membership, (contact id, segment id).
+    contact_segments: list[tuple[str, str]] = field(default_factory=list)

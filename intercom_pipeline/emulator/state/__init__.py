@@ -1,1 +1,183 @@
-"""(in progress)"""
+"""The fake workspace's state, apart from HTTP: one object per resource family, tied by ``Backend``.
+
+``Backend(data)`` takes ownership of a generated ``WorkspaceData``. Route modules read it through the
+public attributes (``backend.contacts``, ``.companies``, ``.notes``, ``.conversations``, ``.tickets``,
+``.content``, ``.events``, ``.workspace``) and cross-family side effects (a contact delete cascading to
+conversations, notes and company member counts) go through Backend methods.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from intercom_pipeline.emulator.dataset import WorkspaceData
+from intercom_pipeline.emulator.errors import ApiError
+from intercom_pipeline.emulator.routing import Endpoint
+from intercom_pipeline.emulator.serialize import paused_gc
+from intercom_pipeline.emulator.state.companies import Companies
+from intercom_pipeline.emulator.state.contacts import Contacts
+from intercom_pipeline.emulator.state.content import Content
+from intercom_pipeline.emulator.state.conversations import Conversations
+from intercom_pipeline.emulator.state.events import Events
+from intercom_pipeline.emulator.state.notes import Notes
+from intercom_pipeline.emulator.state.tickets import Tickets
+from intercom_pipeline.emulator.state.workspace import Workspace
+
+__all__ = ["Backend"]
+
+
+class Backend:
+    def __init__(self, data: WorkspaceData, *, version: str = "2.11", timezone: str = "UTC",
+                 clock: Callable[[], float] = time.time):
+        # Building indexes allocates millions of small objects; the cyclic GC would rescan the whole
+        # workspace over and over (several seconds at 100k contacts), and none of it is garbage.
+        with paused_gc():
+            self._build(data, version, timezone, clock)
+
+    def _build(self, data: WorkspaceData, version: str, timezone: str, clock: Callable[[], float]) -> None:
+        self.data = data
+        self.version = version
+        self.timezone = timezone
+        self.clock = clock
+        contact_segments = list(getattr(data, "contact_segments", None) or [])
+        attributes = data.data_attributes
+        archived = {c["id"] for c in data.contacts if c.get("archived")}
+        if data.hard_cases.get("archived_contact_id"):
+            archived.add(data.hard_cases["archived_contact_id"])
+        self.workspace = Workspace(data.app, data.me, data.admins, data.teams, data.tags, data.segments,
+                                   attributes, contact_segments, clock)
+        self.contacts = Contacts(data.contacts, data.contact_tags, data.contact_companies, attributes,
+                                 timezone, archived, contact_segments)
+        self.companies = Companies(data.companies, data.contact_companies, clock)
+        self.notes = Notes(data.notes)
+        self.conversations = Conversations(data.conversations, attributes, timezone)
+        self.tickets = Tickets(data.tickets, timezone)
+        self.content = Content(data.articles, data.news_items, data.newsfeeds)
+        self.events = Events(data.events)
+        self.cascaded_conversations: list[str] = []
+        self.log: list[dict[str, Any]] = []
+
+    def warm(self) -> None:
+        """Serialise every contact and build the email index now rather than on first use (servers)."""
+        contacts = self.contacts
+        for i in range(len(contacts.coll)):
+            contacts.coll.dumps(i)
+        contacts.table.eq_index("email", contacts.schema.fields["email"])
+
+    @property
+    def app_id(self) -> str:
+        return str(self.data.app["id_code"])
+
+    def endpoints(self) -> list[Endpoint]:
+        from intercom_pipeline.emulator.routes import (
+            companies,
+            contacts,
+            content,
+            conversations,
+            events,
+            tickets,
+            workspace,
+        )
+
+        out: list[Endpoint] = []
+        for module in (contacts, companies, conversations, tickets, content, events, workspace):
+            out.extend(module.ENDPOINTS)
+        return out
+
+    # ------------------------------------------------------------------ cross-family mutations
+
+    def delete_contact(self, contact_id: str) -> dict[str, Any]:
+        """DELETE /contacts/{id}: the contact, its conversations and notes; company counts drop."""
+        result = self.contacts.delete(contact_id)
+        cid = result["id"]
+        self.log.append({"op": "delete_contact", "id": cid})
+        self.cascaded_conversations.extend(self.conversations.delete_for_contact(cid))
+        self.notes.delete_for_contact(cid)
+        self.companies.contact_removed(cid, self.contacts.companies_of.get(cid, []))
+        return result
+
+    def archive_contact(self, contact_id: str, archived: bool) -> dict[str, Any]:
+        result = self.contacts.set_archived(contact_id, archived)
+        self.log.append({"op": "archive_contact" if archived else "unarchive_contact", "id": result["id"]})
+        return result
+
+    def contact_gone(self, contact_id: str) -> bool:
+        """True once DELETE /contacts/{id} succeeded for this contact (tests use it)."""
+        return self.contacts.is_deleted(contact_id)
+
+    def contact_exists(self, key: str, value: str) -> bool:
+        """Does a visible contact match ``intercom_user_id`` / ``user_id`` / ``email`` (for /events)?"""
+        contacts = self.contacts
+        if key == "intercom_user_id":
+            return contacts.coll.index(value) is not None and not contacts.is_archived(value)
+        field = "external_id" if key == "user_id" else "email"
+        hits = contacts.table.eq_index(field, contacts.schema.fields[field]).get(
+            value.lower() if field == "email" else value)
+        return hits is not None and bool(contacts.visible()[hits].any())
+
+    def add_data_attribute(self, model: str, name: str, data_type: str) -> dict:
+        attr = self.workspace.add_data_attribute(model, name, data_type)
+        self.log.append({"op": "add_data_attribute", "model": model, "name": name, "data_type": data_type})
+        self.contacts.table.forget(f"custom_attributes.{name}")
+        return attr
+
+    # ------------------------------------------------------------------ persistence (--state FILE)
+
+    def mutations(self) -> list[dict[str, Any]]:
+        """The ordered, JSON-able log of deletes, archives, unarchives and added attributes.
+
+        (A list rather than a dict: order matters for replay — archive then unarchive — and the
+        platform's StateFile stores a list.)
+        """
+        return [dict(op) for op in self.log]
+
+    def apply_mutations(self, d: list[dict[str, Any]] | dict[str, Any]) -> None:
+        """Replay a ``mutations()`` log after a restart; ids unknown to this workspace are refused."""
+        ops = d.get("mutations", []) if isinstance(d, dict) else d
+        if not isinstance(ops, list):
+            raise ValueError("mutations: expected a list of operations")
+        for op in ops:
+            try:
+                self._replay(op)
+            except (ApiError, KeyError, TypeError) as exc:
+                raise ValueError(f"mutations: cannot replay {op!r} on this workspace ({exc})") from exc
+
+    def _replay(self, op: Any) -> None:
+        kind = op.get("op") if isinstance(op, dict) else None
+        if kind == "delete_contact":
+            self.delete_contact(op["id"])
+        elif kind in ("archive_contact", "unarchive_contact"):
+            self.archive_contact(op["id"], kind == "archive_contact")
+        elif kind == "add_data_attribute":
+            self.add_data_attribute(op["model"], op["name"], op["data_type"])
+        else:
+            raise KeyError(f"unknown operation {kind!r}")
+
+    # ------------------------------------------------------------------ truth for tests
+
+    def counts_truth(self) -> dict:
+        roles = self.contacts.counts()
+        return {
+            "users": roles["user"],
+            "leads": roles["lead"],
+            "contacts": roles["user"] + roles["lead"],
+            "archived_contacts": int((self.contacts.coll.live & self.contacts.archived).sum()),
+            "deleted_contacts": len(self.contacts.deleted_log),
+            # "Companies will be only visible in Intercom when there is at least one associated user"
+            # (SPEC211 create-company): lists and /counts count those; the scroll walks all of them.
+            "companies": self.companies.count(),
+            "companies_total": self.companies.coll.live_count(),
+            "conversations": self.conversations.coll.live_count(),
+            "notes": self.notes.live_count(),
+            "tickets": len(self.tickets.coll),
+            "articles": len(self.content.articles.coll),
+            "news_items": len(self.content.news_items.coll),
+            "newsfeeds": len(self.content.newsfeeds.coll),
+            "events": len(self.events.records),
+            "admins": len(self.workspace.admins),
+            "teams": len(self.workspace.teams),
+            "tags": len(self.workspace.tags),
+            "segments": len(self.workspace.segments),
+        }

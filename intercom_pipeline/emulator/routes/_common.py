@@ -1,0 +1,52 @@
+"""Small request helpers shared by the resource handlers (parse → call state → serialise)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from intercom_pipeline.emulator.errors import bad_request
+
+if TYPE_CHECKING:
+    from intercom_pipeline.emulator.state import Backend
+
+
+def json_bytes(body: bytes, status: int = 200) -> Response:
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def json_obj(obj: Any, status: int = 200) -> Response:
+    return json_bytes(orjson.dumps(obj), status)
+
+
+def version(request: Request, backend: Backend) -> str:
+    """The Intercom-Version of this call (the app validates the header; we only read it)."""
+    return request.headers.get("intercom-version") or backend.version
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise bad_request("Request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise bad_request("Request body must be a JSON object")
+    return body
+
+
+def flag(raw: str | None) -> bool:
+    return raw is not None and raw.lower() in ("true", "1", "yes")
+
+
+def page_url(request: Request, page: int, per_page: int, **extra: str) -> str:
+    """Absolute URL of another page of this list (``pages.next`` of page-number lists)."""
+    params = {k: v for k, v in request.query_params.items() if k not in ("page", "per_page")}
+    params.update(extra)
+    params.update({"page": str(page), "per_page": str(per_page)})
+    return str(request.url.replace_query_params(**params))

@@ -1,0 +1,149 @@
+"""Contacts (users and leads): list, search, get, delete, archive, and their tag/company links.
+
+Behaviour chosen to match the real service:
+
+* Default order (list, and search without ``sort``): the workspace's own record order (fixed by the
+  seed). Intercom's unsorted search is "by relevance", i.e. no order a client may rely on; a stable
+  order keeps the fake deterministic, and walking records in memory order keeps cold pages fast
+  (sorting 100k dicts scatters them and made first serialisation ~4x slower).
+* Deleted contacts vanish everywhere: GET → 404 ``not_found`` "User Not Found", a second DELETE → 404
+  "Contact Not Found" (DOCS 2.3/2.6 delete-contact example), sub-resources → 404 "User Not Found".
+* Archived contacts are excluded from list and search, and GET by id answers 404 too: reported against
+  the real API in intercom/intercom-ruby#561 ("find(id: archived_contact_id) → ResourceNotFound",
+  search by id or email → nothing) and intercom/intercom-node#333 (Intercom staff: "The api does not
+  support listing archived contacts … the only way … is to have the id handy"). Archive, unarchive and
+  DELETE still work by id, which is how an archived contact is erased.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from intercom_pipeline.emulator.errors import not_found
+from intercom_pipeline.emulator.search import FieldSpec, SearchSchema, dotted
+from intercom_pipeline.emulator.serialize import Collection, Record
+from intercom_pipeline.emulator.state._query import Searchable
+
+STRING_FIELDS = (
+    "role", "name", "avatar", "email", "email_domain", "phone", "formatted_phone", "language_override",
+    "browser", "browser_language", "os", "location.country", "location.region", "location.city",
+    "ios_app_version", "ios_device", "ios_app_device", "ios_os_version", "ios_app_name",
+    "ios_sdk_version", "android_app_version", "android_device", "android_app_name",
+    "android_sdk_version",
+)
+DATE_FIELDS = (
+    "created_at", "signed_up_at", "updated_at", "last_seen_at", "last_contacted_at", "last_replied_at",
+    "last_email_opened_at", "last_email_clicked_at", "ios_last_seen_at", "android_last_seen_at",
+)
+BOOLEAN_FIELDS = ("unsubscribed_from_emails", "marked_email_as_spam", "has_hard_bounced")
+DATA_TYPES = {"string": "string", "integer": "integer", "float": "float", "boolean": "boolean",
+              "date": "date", "datetime": "date"}
+
+
+def _avatar(rec: dict) -> Any:
+    av = rec.get("avatar")
+    return av.get("image_url") if isinstance(av, dict) else av
+
+
+def custom_resolver(attributes: list[Record], model: str):
+    """custom_attributes.<name> → FieldSpec from the workspace's data attributes (live list)."""
+
+    def resolve(name: str) -> FieldSpec | None:
+        for attr in attributes:
+            if attr.get("model") == model and attr.get("custom") and attr.get("name") == name:
+                kind = DATA_TYPES.get(attr.get("data_type", "string"), "string")
+                return FieldSpec(kind, dotted(f"custom_attributes.{name}"))
+        return None
+
+    return resolve
+
+
+class Contacts(Searchable):
+    def __init__(self, records: list[Record], contact_tags: list[tuple[str, str]],
+                 contact_companies: list[tuple[str, str]], attributes: list[Record], timezone: str,
+                 archived_ids: set[str], contact_segments: list[tuple[str, str]] | None = None):
+        coll = Collection(records)
+        self.tags_of: dict[str, list[str]] = defaultdict(list)
+        for cid, tid in contact_tags:
+            self.tags_of[cid].append(tid)
+        self.companies_of: dict[str, list[str]] = defaultdict(list)
+        for cid, co in contact_companies:
+            self.companies_of[cid].append(co)
+        segments_of: dict[str, list[str]] = defaultdict(list)
+        for cid, sid in contact_segments or ():
+            segments_of[cid].append(sid)
+        fields = {name: FieldSpec("string", dotted(name)) for name in STRING_FIELDS}
+        fields["avatar"] = FieldSpec("string", _avatar)
+        fields.update({name: FieldSpec("date", dotted(name)) for name in DATE_FIELDS})
+        fields.update({name: FieldSpec("boolean", dotted(name)) for name in BOOLEAN_FIELDS})
+        fields["id"] = FieldSpec("string", dotted("id"), fold=False)
+        fields["external_id"] = FieldSpec("string", dotted("external_id"), fold=False)
+        fields["owner_id"] = FieldSpec("integer", dotted("owner_id"))
+        fields["tag_id"] = FieldSpec("tag", lambda r: self.tags_of.get(r["id"], ()), fold=False)
+        fields["segment_id"] = FieldSpec("list", lambda r: segments_of.get(r["id"], ()), fold=False)
+        schema = SearchSchema("contacts", fields, custom_resolver(attributes, "contact"),
+                              day_granular=True)
+        super().__init__(coll, schema, timezone)
+        self.archived = np.zeros(len(coll), dtype=bool)
+        for cid in archived_ids:
+            i = coll.index(cid)
+            if i is not None:
+                self.archived[i] = True
+        self.deleted_log: list[str] = []
+        self.archive_log: list[tuple[str, bool]] = []
+
+    # ------------------------------------------------------------------ queries
+
+    def visible(self) -> np.ndarray:
+        return self.coll.live & ~self.archived
+
+    def find(self, contact_id: str, message: str = "User Not Found") -> int:
+        """Index of a visible (live, not archived) contact, else 404."""
+        i = self.coll.index(contact_id)
+        if i is None or self.archived[i]:
+            raise not_found(message)
+        return i
+
+    def is_deleted(self, contact_id: str) -> bool:
+        i = self.coll.index(contact_id, include_dead=True)
+        return i is not None and not self.coll.live[i]
+
+    def is_archived(self, contact_id: str) -> bool:
+        i = self.coll.index(contact_id)
+        return i is not None and bool(self.archived[i])
+
+    def record(self, contact_id: str) -> Record:
+        return self.coll.records[self.find(contact_id)]
+
+    def reference(self, i: int, **extra: Any) -> dict[str, Any]:
+        rec = self.coll.records[i]
+        return {"id": rec["id"], "external_id": rec.get("external_id"), "type": "contact", **extra}
+
+    def counts(self) -> dict[str, int]:
+        vis = self.visible()
+        roles = self.table.column("role", self.schema.fields["role"])
+        users = sum(1 for i in np.flatnonzero(vis) if roles[i] == "user")
+        return {"user": users, "lead": int(vis.sum()) - users}
+
+    # ------------------------------------------------------------------ mutations
+
+    def delete(self, contact_id: str) -> dict[str, Any]:
+        i = self.coll.index(contact_id)
+        if i is None:
+            raise not_found("Contact Not Found")
+        self.coll.kill(i)
+        self.deleted_log.append(self.coll.records[i]["id"])
+        return self.reference(i, deleted=True)
+
+    def set_archived(self, contact_id: str, archived: bool) -> dict[str, Any]:
+        i = self.coll.index(contact_id)
+        if i is None:
+            raise not_found("Contact Not Found")
+        if bool(self.archived[i]) != archived:
+            self.archived[i] = archived
+            self.coll.version += 1
+        self.archive_log.append((self.coll.records[i]["id"], archived))
+        return self.reference(i, archived=archived)
