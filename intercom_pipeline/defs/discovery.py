@@ -1,5 +1,179 @@
-"""Dagster definitions for discovery (placeholder until the discovery work lands)."""
+"""Dagster definitions for responsible data discovery: counts, samples and classification.
+
+Partitioned by date × object (``MultiPartitionsDefinition``). One step per partition reads the API
+(count and sample together, so each record is fetched once) under the ``intercom_api`` pool; the
+classification step reads the sample file only. Checks run inside the steps, so they are
+partitioned like their assets. A daily schedule covers every object; the change sensor launches
+discovery for just the objects the detection change feed names.
+Concepts: https://docs.dagster.io/guides/build/partitions-and-backfills, .../asset-checks.
+"""
+
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import dagster as dg
+import pyarrow as pa
 
-defs = dg.Definitions()
+from intercom_pipeline import settings
+from intercom_pipeline.defs.resources import DataRootResource, IntercomResource
+from intercom_pipeline.discovery import discover, objects, report, samples, schemas
+from intercom_pipeline.discovery.sampling import SampleConfig
+
+START_DATE = "2026-01-01"
+DISCOVERY_PARTITIONS = dg.MultiPartitionsDefinition({
+    # end_offset=1: today's partition exists, so the change sensor can react the same day.
+    "date": dg.DailyPartitionsDefinition(start_date=START_DATE, end_offset=1),
+    "object": dg.StaticPartitionsDefinition(list(objects.OBJECT_NAMES)),
+})
+KINDS = {"intercom", "parquet"}
+
+
+class DiscoveryConfig(dg.Config):
+    sample_size: int = 200
+    strata: int = 10
+    retention_days: int = samples.DEFAULT_RETENTION_DAYS
+
+
+def column_schema(schema: pa.Schema) -> dg.TableSchema:
+    return dg.TableSchema(columns=[dg.TableColumn(f.name, str(f.type), description=None) for f in schema])
+
+
+def _partition(context: dg.AssetExecutionContext) -> tuple[str, str]:
+    keys = context.partition_key.keys_by_dimension
+    return keys["object"], keys["date"]
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec("discovery_counts", group_name="discovery", kinds=KINDS, description=(
+            "How many records each object has: exact where the API reports a total, otherwise a "
+            "stratified estimate with its method and 95% bounds.")),
+        dg.AssetSpec("discovery_samples", group_name="discovery", kinds=KINDS, description=(
+            "Up to N records per object (200 by default), spread over time and reproducible per "
+            "partition. Personal data: files are 0600, kept 30 days, erased with deleted contacts.")),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec("count_not_below_sampled", asset="discovery_counts",
+                          description="The count is never below the number of records sampled."),
+        dg.AssetCheckSpec("sample_schema_stable", asset="discovery_samples",
+                          description="The sample file has exactly the fixed sample schema."),
+    ],
+    partitions_def=DISCOVERY_PARTITIONS,
+    pool="intercom_api",
+    can_subset=False,
+)
+def discovery_counts_and_samples(context: dg.AssetExecutionContext, config: DiscoveryConfig,
+                                 intercom: IntercomResource, data_root: DataRootResource) -> Iterator:
+    obj, day = _partition(context)
+    client, root = intercom.client(), data_root.path()
+    workspace = client.workspace_id
+    calls_before = client.stats.calls
+    now = datetime.now(UTC).replace(microsecond=0)
+    sample_config = SampleConfig(size=config.sample_size, strata=config.strata)
+    collected = discover.collect(client, workspace, obj, day, sample_config)
+    out = discover.write_collected(root, workspace, collected, now)
+    removed = samples.enforce_retention(root, now.date(), config.retention_days)
+    calls = client.stats.calls - calls_before
+    yield dg.MaterializeResult(asset_key="discovery_counts", metadata={
+        "dagster/row_count": len(out["count_rows"]),
+        "dagster/column_schema": column_schema(schemas.COUNT_SCHEMA),
+        "counts": dg.MetadataValue.md(report.counts_markdown(out["count_rows"])),
+        "path": dg.MetadataValue.path(str(out["counts_path"])),
+        "intercom_calls": calls,
+    })
+    yield dg.MaterializeResult(asset_key="discovery_samples", metadata={
+        "dagster/row_count": out["sample_rows"],
+        "dagster/column_schema": column_schema(schemas.SAMPLE_SCHEMA),
+        "method": out["method"],
+        "path": dg.MetadataValue.path(str(out["sample_path"])),
+        "retention_days": config.retention_days,
+        "expired_partitions_deleted": len(removed),
+    })
+    total = next((r["count"] for r in out["count_rows"] if r["subset"] == "all"), None)
+    yield dg.AssetCheckResult(
+        check_name="count_not_below_sampled", asset_key="discovery_counts",
+        passed=total is not None and total >= out["sample_rows"],
+        metadata={"count": -1 if total is None else total, "sampled": out["sample_rows"]})
+    yield dg.AssetCheckResult(
+        check_name="sample_schema_stable", asset_key="discovery_samples",
+        passed=samples.schema_matches(out["sample_path"]),
+        metadata={"expected_columns": ", ".join(schemas.column_names(schemas.SAMPLE_SCHEMA))})
+
+
+@dg.asset(
+    deps=["discovery_samples"],
+    partitions_def=DISCOVERY_PARTITIONS,
+    group_name="discovery",
+    kinds={"parquet"},
+    pool="intercom_api",  # only GET /me (cached) to name the workspace
+    description=("Each flattened field of the sample (custom_attributes.x, location.city, …) classified "
+                 "into personal-data categories with hit rate, confidence and evidence. No values."),
+    check_specs=[dg.AssetCheckSpec("every_sampled_field_classified", asset="discovery_classification",
+                                   description="Every field present in the sample has a classification row.")],
+)
+def discovery_classification(context: dg.AssetExecutionContext, intercom: IntercomResource,
+                             data_root: DataRootResource) -> Iterator:
+    obj, day = _partition(context)
+    root, workspace = data_root.path(), intercom.workspace_id()
+    now = datetime.now(UTC).replace(microsecond=0)
+    path, rows = discover.classify_partition(root, workspace, obj, day, now)
+    yield dg.MaterializeResult(metadata={
+        "dagster/row_count": len(rows),
+        "dagster/column_schema": column_schema(schemas.CLASSIFICATION_SCHEMA),
+        "preview": dg.MetadataValue.md(report.classification_markdown(rows)),
+        "personal_data_fields": sum(1 for r in rows if r["category"]),
+        "path": dg.MetadataValue.path(str(path)),
+    })
+    missing = discover.sampled_fields(root, workspace, obj, day) - {r["field"] for r in rows}
+    yield dg.AssetCheckResult(check_name="every_sampled_field_classified", passed=not missing,
+                              metadata={"unclassified_fields": len(missing)})
+
+
+discovery_job = dg.define_asset_job(
+    "discovery_job", selection=dg.AssetSelection.groups("discovery"), partitions_def=DISCOVERY_PARTITIONS,
+    description="Count, sample and classify one object on one date.")
+
+_STATUS = dg.DefaultScheduleStatus.RUNNING if settings.demo_mode() else dg.DefaultScheduleStatus.STOPPED
+discovery_daily = dg.build_schedule_from_partitioned_job(
+    discovery_job, name="discovery_daily", hour_of_day=2, minute_of_hour=30, default_status=_STATUS,
+    description="Every object, once a day, for the current date.")
+
+# Inventory objects -> the discovery objects that read them.
+_REDISCOVER = {"contacts": ("contacts", "notes", "events"), "conversations": ("conversations", "conversation_parts")}
+
+
+def discovery_targets(changed: list[str]) -> list[str]:
+    targets = {t for obj in changed for t in _REDISCOVER.get(obj, (obj,))}
+    return [obj for obj in objects.OBJECT_NAMES if obj in targets]
+
+
+@dg.asset_sensor(
+    asset_key=dg.AssetKey("detection_changes"), job=discovery_job, name="discovery_on_change",
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING if settings.demo_mode() else dg.DefaultSensorStatus.STOPPED,
+    description="Launches discovery for the objects a new change-feed partition names.")
+def discovery_on_change(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):
+    event = asset_event.dagster_event
+    materialization = event.event_specific_data.materialization if event else None
+    if materialization is None:
+        return dg.SkipReason("no materialization in the event")
+    named = materialization.metadata.get("affected_objects")
+    changed = [o for o in str(named.value if named is not None else "").split(",") if o]
+    window = event.partition or datetime.now(UTC).strftime("%Y-%m-%d")
+    day = window[:10]
+    targets = discovery_targets(changed)
+    if not targets:
+        return dg.SkipReason(f"window {window}: no change that needs discovery")
+    return [dg.RunRequest(run_key=f"{window}|{obj}",
+                          partition_key=dg.MultiPartitionKey({"date": day, "object": obj}),
+                          tags={"intercom_pipeline/trigger": "change_feed"})
+            for obj in targets]
+
+
+defs = dg.Definitions(
+    assets=[discovery_counts_and_samples, discovery_classification],
+    jobs=[discovery_job],
+    schedules=[discovery_daily],
+    sensors=[discovery_on_change],
+)
