@@ -1,5 +1,98 @@
-"""Dagster resources (placeholder until the client work lands)."""
+"""Dagster resources: the Intercom client (key ``intercom``) and the data root (key ``data_root``).
+
+Thin on purpose: ``IntercomResource`` turns Dagster config into a ``ClientConfig`` and keeps one
+client per process, so every op of a step shares one rate budget; with ``share_budget`` the
+budget also lives in ``<data root>/ratelimit/workspace=<id>.sqlite`` so that every process and
+run touching the workspace draws from the same one. The token comes from
+``INTERCOM_ACCESS_TOKEN`` through ``EnvVar``, resolved at run time: the code location loads
+without it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
-defs = dg.Definitions()
+from intercom_pipeline import settings
+from intercom_pipeline.intercom import ClientConfig, ConnectionReport, IntercomClient
+
+_CLIENTS: dict[tuple[Any, ...], IntercomClient] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+class DataRootResource(dg.ConfigurableResource):
+    """Where the project writes. Config key ``root``; ``DataRootResource(path=...)`` also works.
+    Empty means ``INTERCOM_PIPELINE_DATA`` or ``./data`` (``settings.data_root()``)."""
+
+    root: str = ""
+
+    def __init__(self, path: str = "", **kwargs: Any):
+        if path and not kwargs.get("root"):
+            kwargs["root"] = path
+        super().__init__(**kwargs)
+
+    def path(self) -> Path:
+        return Path(self.root).resolve() if self.root else settings.data_root()
+
+
+class IntercomResource(dg.ConfigurableResource):
+    """The Intercom client. Empty ``region``/``base_url``/``version`` fall back to the
+    ``INTERCOM_REGION``/``INTERCOM_BASE_URL``/``INTERCOM_VERSION`` settings."""
+
+    access_token: str
+    region: str = ""
+    base_url: str = ""
+    version: str = ""
+    timeout: float = 30.0
+    connect_timeout: float = 10.0
+    target_utilization: float = 0.75
+    rate_share: float = 1.0
+    max_concurrency: int = 8
+    share_budget: bool = True
+    data_root: str = ""
+
+    def client_config(self) -> ClientConfig:
+        env = settings.connection_settings()
+        region = self.region or env.region
+        base_url = self.base_url or os.environ.get("INTERCOM_BASE_URL") or None
+        root = Path(self.data_root).resolve() if self.data_root else settings.data_root()
+        return ClientConfig(
+            token=self.access_token,
+            region=region,
+            base_url=base_url,
+            version=self.version or env.version,
+            timeout=self.timeout,
+            connect_timeout=self.connect_timeout,
+            target_utilization=self.target_utilization,
+            rate_share=self.rate_share,
+            max_concurrency=self.max_concurrency,
+            ratelimit_dir=root / "ratelimit" if self.share_budget else None,
+        )
+
+    def client(self) -> IntercomClient:
+        """The process's client for this configuration (created once, shared by all threads)."""
+        config = self.client_config()
+        key = tuple(sorted((k, str(v)) for k, v in vars(config).items()))
+        with _CLIENTS_LOCK:
+            client = _CLIENTS.get(key)
+            if client is None or client.closed:  # someone used it as a context manager
+                client = _CLIENTS[key] = IntercomClient(config)
+            return client
+
+    def workspace_id(self) -> str:
+        return self.client().workspace_id
+
+    def check_connection(self) -> ConnectionReport:
+        return self.client().check_connection()
+
+
+defs = dg.Definitions(
+    resources={
+        "intercom": IntercomResource(access_token=dg.EnvVar("INTERCOM_ACCESS_TOKEN")),
+        "data_root": DataRootResource(),
+    }
+)

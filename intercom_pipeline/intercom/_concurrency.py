@@ -1,0 +1,257 @@
+"""Many requests in flight from a synchronous API: ``map`` and the sliced ``search_window``.
+
+A single search cursor is strictly sequential, so at 200 ms latency it makes at most 5 calls a
+second; to use the whole budget a window is cut into time slices walked concurrently, each with
+its own cursor. Real workspaces are skewed (most contacts were updated recently), so equal time
+spans make very unequal slices: the first page of every slice tells its ``total_count``, and a
+slice much bigger than its share is split in two (at a midnight), or, for a single busy day, by the
+last character of the contact id, and put back before walking on.
+Newest slices go first, so the biggest unsplittable ones (single busy days) start early. Threads
+only wait on I/O; the rate budget and the client-wide in-flight semaphore bound what reaches
+Intercom.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from . import _pagination as pg
+from ._endpoints import _search_keys
+from ._search import in_window, split_window, window_query
+
+if TYPE_CHECKING:
+    from ._config import ClientConfig
+
+__all__: list[str] = []
+
+log = logging.getLogger("intercom_pipeline.intercom")
+T = TypeVar("T")
+R = TypeVar("R")
+_DONE = object()
+Piece = tuple[int, int, str]  # (start, end, id suffix or "")
+# Characters ids end with, per search resource: contact ids are hex with a counter at the end.
+ID_ALPHABETS = {"contacts": "0123456789abcdef"}
+MAX_SUFFIX = 2
+
+
+class ConcurrencyMixin:
+    config: ClientConfig
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        """``fn`` over ``items`` on up to ``max_concurrency`` threads; results in input order.
+        Items are consumed lazily (at most 2 × max_concurrency ahead)."""
+        cap = self.config.max_concurrency
+        pool = ThreadPoolExecutor(max_workers=cap, thread_name_prefix="intercom-map")
+        pending: deque[Future[R]] = deque()
+        try:
+            for item in items:
+                pending.append(pool.submit(fn, item))
+                if len(pending) >= 2 * cap:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def search_window(
+        self,
+        resource: str,
+        field: str = "updated_at",
+        start: int = 0,
+        end: int | None = None,
+        slices: int | None = None,
+        per_page: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every record with ``start <= record[field] < end`` exactly, walked as concurrent
+        day-aligned time slices. De-duplicated by id: a record updated while the walk runs (so
+        seen in two slices) is yielded again only if the second copy is newer."""
+        if end is None:
+            raise ValueError("search_window needs end= (Unix seconds, exclusive)")
+        exact = self.config.version == "Preview"
+        timezone = "UTC" if exact else self.workspace_timezone  # type: ignore[attr-defined]
+        size = self._per_page(per_page)  # type: ignore[attr-defined]
+        wanted = slices or 4 * self.config.max_concurrency
+        total = self.search_total(resource, window_query(field, start, end, timezone))  # type: ignore[attr-defined]
+        if total == 0:
+            return  # the day-aligned superset is empty, so the exact window is too
+        planner = _Planner(
+            [(lo, hi, "") for lo, hi in split_window(start, end, wanted, timezone, day_aligned=not exact)],
+            timezone, exact, share=max(2, math.ceil(total / size / wanted)),
+            id_alphabet=ID_ALPHABETS.get(resource),
+        )
+        walk = partial(self._walk_slice, resource, field, timezone, size, planner)
+        latest: dict[str, Any] = {}
+        for batch in _run(walk, planner, self._useful_concurrency()):
+            for record in batch:
+                key = str(record.get("id"))
+                value = record.get(field)
+                if key in latest and not (value is not None and value > latest[key]):
+                    continue
+                latest[key] = value
+                yield record
+
+    def _walk_slice(
+        self, resource: str, field: str, timezone: str, size: int, planner: _Planner, piece: Piece
+    ) -> Iterator[list[dict[str, Any]]]:
+        lo, hi, suffix = piece
+        first: dict[str, int] = {}
+
+        def fetch(**kw: Any) -> Any:
+            page = self.request("POST", f"/{resource}/search", **kw)  # type: ignore[attr-defined]
+            first.setdefault("total", int(page.get("total_count") or 0))
+            return page
+
+        query = window_query(field, lo, hi, timezone)
+        if suffix:
+            query = {"operator": "AND", "value": [*query["value"], {"field": "id", "operator": "$", "value": suffix}]}
+        body = {"query": query, "pagination": {"per_page": size}, "sort": {"field": field, "order": "ascending"}}
+        batch: list[dict[str, Any]] = []
+        for i, record in enumerate(pg.search_in_body(fetch, _search_keys(resource), body)):
+            if i == 0 and planner.split_if_big(piece, math.ceil(first["total"] / size)):
+                return  # smaller slices are queued instead
+            # Exactness never depends on the server: time and id suffix are re-checked here.
+            if in_window(record, field, lo, hi) and str(record.get("id", "")).endswith(suffix):
+                batch.append(record)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def _useful_concurrency(self) -> int:
+        """Enough cursors to keep the budget busy at the observed latency, and no more: the
+        budget is shared fairly between threads, so surplus threads only slow down the longest
+        slice and lengthen the tail."""
+        cap = self.config.max_concurrency
+        stats, budget = self.stats, self.budget  # type: ignore[attr-defined]
+        if not stats.calls:
+            return cap
+        latency = stats.request_seconds / stats.calls
+        need = math.ceil(budget.target_per_second * latency * 2) + 1
+        return max(2, min(cap, need))
+
+
+class _Planner:
+    """The queue of slices still to walk: newest first, big ones split as their size shows.
+
+    A slice splits in time (at a midnight) while it spans more than one day; a single busy day
+    splits by the last characters of the record id (``id $ "7"``), which are uniformly spread
+    for Intercom's counter-suffixed ids."""
+
+    def __init__(self, pieces: list[Piece], timezone: str, exact: bool, share: int, id_alphabet: str | None):
+        self._tz = timezone
+        self._exact = exact
+        self._share = share  # pages per slice if the work were spread evenly
+        self._alphabet = id_alphabet
+        self._queue: queue.PriorityQueue[tuple[int, int, Piece]] = queue.PriorityQueue()
+        self._order = itertools.count()
+        self._lock = threading.Lock()
+        self.active = 0
+        for piece in pieces:
+            self._push(piece)
+
+    def _push(self, piece: Piece) -> None:
+        self._queue.put((-piece[0], next(self._order), piece))  # newest (largest start) first
+
+    def take(self) -> Piece | None:
+        with self._lock:
+            try:
+                _, _, piece = self._queue.get_nowait()
+            except queue.Empty:
+                return None
+            self.active += 1
+            return piece
+
+    def finished(self) -> None:
+        with self._lock:
+            self.active -= 1
+
+    @property
+    def idle(self) -> bool:
+        with self._lock:
+            return self.active == 0 and self._queue.empty()
+
+    def split_if_big(self, piece: Piece, pages: int) -> bool:
+        """After a slice's first page: split it when it holds far more than an even share."""
+        with self._lock:
+            if pages <= 2 * self._share:
+                return False
+            parts = self._split(piece)
+            if not parts:
+                return False
+            for part in parts:
+                self._push(part)
+            log.debug("intercom search slice split in %d: %d pages > 2 x %d", len(parts), pages, self._share)
+            return True
+
+    def _split(self, piece: Piece) -> list[Piece]:
+        lo, hi, suffix = piece
+        cuts = split_window(lo, hi, 2, self._tz, day_aligned=not self._exact)
+        if len(cuts) == 2:
+            return [(a, b, suffix) for a, b in cuts]
+        if self._alphabet and len(suffix) < MAX_SUFFIX:
+            return [(lo, hi, ch + suffix) for ch in self._alphabet]
+        return []
+
+
+def _run(walk: Callable[[Piece], Iterator[T]], planner: _Planner, workers: int) -> Iterator[T]:
+    """Run ``walk`` over the planner's slices on ``workers`` threads; yield results as they
+    come. A bounded queue gives back-pressure; closing the iterator stops the workers."""
+    out: queue.Queue[Any] = queue.Queue(maxsize=4 * max(workers, 1))
+    stop = threading.Event()
+
+    def put(value: Any) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(value, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def worker() -> None:
+        try:
+            while not stop.is_set():
+                piece = planner.take()
+                if piece is None:
+                    if planner.idle:
+                        return
+                    stop.wait(0.01)  # another worker may still split a slice into new work
+                    continue
+                try:
+                    for item in walk(piece):
+                        if not put(item):
+                            return
+                finally:
+                    planner.finished()
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            put(exc)
+        finally:
+            put(_DONE)
+
+    threads = [threading.Thread(target=worker, name=f"intercom-slice-{i}", daemon=True) for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    try:
+        finished = 0
+        while finished < len(threads):
+            value = out.get()
+            if value is _DONE:
+                finished += 1
+            elif isinstance(value, BaseException):
+                raise value
+            else:
+                yield value
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=5)
