@@ -307,7 +307,8 @@ def job_name_for(request: PrivacyRequest) -> str:
 
 
 @dg.sensor(jobs=[access_job, deletion_job], minimum_interval_seconds=15,
-           default_status=dg.DefaultSensorStatus.RUNNING)
+           # On against the demo's fake; against a real workspace someone turns it on in the UI.
+           default_status=dg.DefaultSensorStatus.RUNNING if settings.demo_mode() else dg.DefaultSensorStatus.STOPPED)
 def privacy_inbox_sensor(context: dg.SensorEvaluationContext, data_root: DataRootResource) -> dg.SensorResult:
     """One run per request file in ``privacy/inbox/``; ``run_key`` is the request id."""
     root = data_root.path()
