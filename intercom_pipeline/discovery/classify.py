@@ -3,7 +3,8 @@
 Per field the classifier combines the name hint with the value detectors (``detectors.py``), in
 the manner of DataHub's weighted factors and Presidio's "most common entity per column":
 1. a name hint wins when at least ``hint_threshold`` of the values support it;
-2. otherwise the category the values match most, if it reaches ``value_threshold``;
+2. otherwise the category the values match most, if it reaches ``value_threshold`` — except a
+   person name, whose value shape alone is weak evidence (``detectors.NEEDS_NAME_HINT``);
 3. otherwise, for text fields, ``free_text_pii`` when enough values contain any category inside;
 4. otherwise no personal data.
 Two rules keep organisation data out: a URL field with (almost) one value for everyone identifies
@@ -79,7 +80,7 @@ def classify_records(records: Iterable[Mapping[str, Any]], obj: str = "", config
 
 def classify_field(obj: str, path: str, values: list[Any], records_seen: int, config: ClassifierConfig,
                    now: datetime) -> dict[str, Any]:
-    hint = detectors.name_hint(path)
+    hint = detectors.name_hint(path, obj)
     present = [v for v in values if v is not None and v != ""]
     row = {"field": path, "values_seen": len(present), "records_seen": records_seen, "name_hint": hint,
            "classified_at": now, "detected_categories": []}
@@ -89,12 +90,16 @@ def classify_field(obj: str, path: str, values: list[Any], records_seen: int, co
     row["detected_categories"] = sorted(counts)
     n = len(present)
     best, best_hits = counts.most_common(1)[0] if counts else (None, 0)
+    # Values alone decide only by a detector strong enough on its own (not a person-name shape).
+    alone = [(cat, hits) for cat, hits in counts.most_common() if cat not in detectors.NEEDS_NAME_HINT]
     chosen, hits, how = None, 0, ""
     if hint and counts.get(hint, 0) >= config.hint_threshold * n:
         chosen, hits, how = hint, counts[hint], "name hint and values agree"
-    elif best and best_hits >= config.value_threshold * n:
-        chosen, hits, how = best, best_hits, "values"
+    elif alone and alone[0][1] >= config.value_threshold * n:
+        chosen, hits, how = alone[0][0], alone[0][1], "values"
     base = f"name hint: {hint or 'none'}; value detector: {best or 'none'} in {best_hits}/{n} values"
+    if best in detectors.NEEDS_NAME_HINT and chosen != best:
+        base += f" ({best} by shape only, not decisive without a name hint)"
     veto = _veto(obj, path, chosen, present, config)
     if chosen and not veto:
         confidence = (0.4 if chosen == hint else 0.3) + 0.6 * hits / n

@@ -2,18 +2,21 @@
 
 Two kinds of evidence, combined in ``classify.py`` the way open-source classifiers do (DataHub's
 weighted name/value factors, piicatcher's column-name and datum regexes):
-- ``name_hint(path)``: the category a field's *name* suggests (``email``, ``dob``, ``ssn`` …);
+- ``name_hint(path, obj)``: the category a field's *name* suggests (``email``, ``dob``, ``ssn`` …);
 - ``full_match(value)``: the categories a whole *value* is (an email, a phone number …), and
   ``embedded(text)``: the categories found *inside* free text.
-Payment cards must pass the Luhn check; IP addresses must parse. Nothing here keeps a value.
+Payment cards must pass the Luhn check; IP addresses must parse. Person names are found by their
+shape and context (``names.py``), never by a list of names. Nothing here keeps a value.
 """
 
 from __future__ import annotations
 
+import html
 import ipaddress
 import re
 from datetime import UTC, datetime
-from functools import lru_cache
+
+from intercom_pipeline.discovery.names import looks_like_person_name, mentions_person
 
 PII_CATEGORIES = (
     "email",
@@ -28,6 +31,10 @@ PII_CATEGORIES = (
     "url_or_handle",
     "free_text_pii",
 )
+
+# Categories whose value detector is too weak to decide a field on its own: a person-name shape is
+# shared by job titles, cities and plan names, so a field is a name only when its name agrees.
+NEEDS_NAME_HINT = frozenset({"person_name"})
 
 # ------------------------------------------------------------------ field-name hints
 # Checked against the last path segment (and, for nested names, the parent), in this order.
@@ -45,19 +52,54 @@ _NAME_HINTS: tuple[tuple[str, re.Pattern[str]], ...] = (
                                   r"zip_?code|postal_?code|shipping_?address|billing_?address)$")),
     ("url_or_handle", re.compile(r"(^|_)(url|website|homepage|twitter|linkedin|facebook|instagram|"
                                  r"handle|username|social_?profiles?)$")),
-    ("person_name", re.compile(r"(^|_)(name|first_?name|last_?name|full_?name|surname|given_?name|"
-                               r"family_?name|display_?name|contact_?name)$")),
+    ("person_name", re.compile(r"(^|_)(first_?name|last_?name|full_?name|middle_?name|surname|given_?name|"
+                               r"family_?name|maiden_?name|fore_?name)$")),
 )
+# A person-name hint from the role a field names: who the value is (``billing_contact``,
+# ``account_owner``), the name of such a role (``contact_name``), or a bare ``name`` whose owner is a
+# person (``author.name``, top-level ``name`` of a contact). A bare ``name`` of anything else — a plan, a
+# tag, a company, an app — gives no hint: the values alone cannot tell "Enterprise Plus" from a person.
+_ROLES = ("contact|owner|manager|assignee|author|rep|representative|recipient|sender|signatory|spouse|"
+          "guardian|requester|requestor|submitter|approver|reporter|employee|teammate|creator|next_of_kin")
+_PEOPLE = "customer|client|user|person|member|admin|lead|patient|guest|visitor"
+_ROLE_FIELD = re.compile(rf"(^|_)({_ROLES})$")
+_ROLE_NAME = re.compile(rf"(^|_)({_ROLES}|{_PEOPLE})_?(display_)?name$")
+_PERSON_OWNER = re.compile(rf"(^|_)({_ROLES}|{_PEOPLE})s?$|^(from|to|cc|bcc|reply_to|created_by|updated_by|"
+                           r"assigned_to|people)$")
+_GENERIC_NAME = re.compile(r"^(display_?)?name$")
+# Intercom object types that are people: the ``name`` at their top level is a person's name.
+PERSON_OBJECTS = frozenset({"contacts", "admins", "users", "leads", "teammates", "visitors"})
 
 
-def name_hint(path: str) -> str | None:
-    """The category suggested by a field's name (``custom_attributes.home_phone`` -> phone)."""
+def name_hint(path: str, obj: str = "") -> str | None:
+    """The category suggested by a field's name (``custom_attributes.home_phone`` -> phone).
+
+    ``obj`` is the object type the field belongs to ("" when unknown): it decides whether a
+    top-level ``name`` names a person.
+    """
     parts = [_snake(part) for part in path.split(".") if part]
-    for part in reversed(parts[-2:]):
-        for category, pattern in _NAME_HINTS:
-            if pattern.search(part):
-                return category
+    if not parts:
+        return None
+    last, parent = parts[-1], (parts[-2] if len(parts) > 1 else None)
+    for category, pattern in _NAME_HINTS:
+        if pattern.search(last):
+            return category
+    if _person_field(last, parent, obj):
+        return "person_name"
+    for category, pattern in _NAME_HINTS:
+        if parent is not None and category != "person_name" and pattern.search(parent):
+            return category
     return None
+
+
+def _person_field(last: str, parent: str | None, obj: str) -> bool:
+    if _ROLE_FIELD.search(last) or _ROLE_NAME.search(last):
+        return True
+    if not _GENERIC_NAME.match(last):
+        return False
+    if parent is None:
+        return not obj or obj in PERSON_OBJECTS
+    return bool(_PERSON_OWNER.search(parent))
 
 
 def _snake(text: str) -> str:
@@ -162,56 +204,6 @@ def birth_year(value: object) -> int | None:
     return None
 
 
-@lru_cache(maxsize=1)
-def _name_words() -> tuple[frozenset[str], frozenset[str]]:
-    """(first names, last names) from Faker's locale dictionaries: a name gazetteer, as Presidio uses."""
-    import importlib
-
-    first: set[str] = set()
-    last: set[str] = set()
-    for locale in ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "pl_PL", "pt_BR", "nl_NL", "da_DK",
-                   "sv_SE", "ja_JP", "ga_IE", "en_IE", "pt_PT", "no_NO", "fi_FI", "cs_CZ", "tr_TR"):
-        try:
-            provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
-        except ModuleNotFoundError:
-            continue
-        for attr, target in (("first_names", first), ("first_names_male", first), ("first_names_female", first),
-                             ("first_romanized_names", first), ("last_names", last),
-                             ("last_romanized_names", last)):
-            target.update(str(name).casefold() for name in getattr(provider, attr, ()))
-    return frozenset(first), frozenset(last)
-
-
-# Words that make a capitalised phrase an organisation or a product, not a person.
-_NOT_PERSON = frozenset({"inc", "llc", "ltd", "plc", "gmbh", "group", "and", "co", "corp", "company", "sons",
-                         "feed", "tag", "team", "plan", "app"})
-_CAP_PAIR = re.compile(r"(?=\b([^\W\d_][\w'\-]+)\s+([^\W\d_][\w'\-]+))")
-
-
-def _is_person_name(text: str) -> bool:
-    tokens = [tok.strip(".,") for tok in text.split()]
-    if not 1 <= len(tokens) <= 5 or any(ch.isdigit() for ch in text) or "@" in text:
-        return False
-    if any(tok.casefold() in _NOT_PERSON for tok in tokens):
-        return False
-    first, last = _name_words()
-    known = [tok.casefold() in first or tok.casefold() in last for tok in tokens]
-    if len(tokens) == 1:
-        return known[0] and not text.islower()
-    capitalised = all(tok[:1].upper() == tok[:1] for tok in tokens if tok)
-    return capitalised and sum(known) >= max(1, len(tokens) - 1)
-
-
-def _embedded_name(text: str) -> bool:
-    """A "First Last" pair (both capitalised, first name then last name) inside prose."""
-    first, last = _name_words()
-    for match in _CAP_PAIR.finditer(text):
-        a, b = match.group(1), match.group(2)
-        if a[:1].isupper() and b[:1].isupper() and a.casefold() in first and b.casefold() in last:
-            return True
-    return False
-
-
 def is_place(value: object) -> bool:
     """A short place-like string (city, region, country): words, no digits, no "@"."""
     if not isinstance(value, str):
@@ -254,14 +246,14 @@ def full_match(value: object) -> set[str]:
         found.add("geolocation")
     if _is_address(text):
         found.add("postal_address")
-    if not found and _is_person_name(text):
+    if not found and looks_like_person_name(text):
         found.add("person_name")
     return found
 
 
 def embedded(text: str) -> set[str]:
     """Categories found anywhere inside free text (HTML tags stripped first)."""
-    plain = _TAG.sub(" ", text).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    plain = html.unescape(_TAG.sub(" ", text))
     found: set[str] = set()
     if _EMAIL_IN.search(plain):
         found.add("email")
@@ -284,6 +276,6 @@ def embedded(text: str) -> set[str]:
         candidate = match.group().strip()
         if _is_phone(candidate) and not _is_card(candidate):
             found.add("phone")
-    if _embedded_name(stripped):
+    if mentions_person(stripped):
         found.add("person_name")
     return found

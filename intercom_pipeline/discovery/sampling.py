@@ -65,6 +65,9 @@ def time_strata(start: int, end: int, count: int, align: int = DAY) -> list[tupl
     units = -(-(end - start) // align)
     count = max(1, min(count, units))
     bounds = [start + (units * i // count) * align for i in range(count + 1)]
+    # The end need not sit on ``align`` (a workspace-local midnight is not a UTC one): the last
+    # window stops at it, or it would reach into the next partition's records.
+    bounds[-1] = end
     return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
