@@ -16,7 +16,7 @@ from collections.abc import Sequence
 COMMAND_MODULES = (
     "intercom_pipeline.emulator.commands",
     "intercom_pipeline.intercom_commands",
-    "intercom_pipeline.privacy.commands",
+    "intercom_pipeline.privacy_commands",
     "intercom_pipeline.demo",
     "intercom_pipeline.ui",
 )
