@@ -1,0 +1,234 @@
+"""Export runs: a stream (or a family of streams) from the API into Parquet, with completeness.
+
+The Dagster assets in ``defs/exports.py`` are thin wrappers around these functions, which are
+tested without Dagster. Each returns ``ExportOutcome``s: rows per partition, the Arrow schema,
+completeness results and metadata that holds counts and column names only — never values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from intercom_pipeline.exports import completeness as cc
+from intercom_pipeline.exports.incremental import (
+    DAY,
+    Deduper,
+    export_window,
+    frozen_window,
+    write_by_day,
+)
+from intercom_pipeline.exports.schema import Converter, SchemaInfo, converter_for
+from intercom_pipeline.exports.slicing import fan_out, window_records
+from intercom_pipeline.exports.streams import PARTS, STREAMS, Stream
+from intercom_pipeline.exports.writer import DatasetWriter, stream_root
+
+BATCH = 2_000
+
+
+@dataclass
+class ExportOutcome:
+    stream: str
+    partitions: dict[str, int]
+    schema: pa.Schema
+    non_null: dict[str, int]
+    check: cc.Completeness
+    metadata: dict[str, Any] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return sum(self.partitions.values())
+
+
+# Buffer budgets per writer. Day-partitioned writers get more: each flush writes one file per day,
+# so flushing often makes many small files; a snapshot writer has one partition and flushes into
+# one big file at little cost. Several writers run at once (conversations + parts; four graph
+# streams), so the sum stays well under the 500 MB a 100k-contact run may use.
+BUFFER_BYTES = {"incremental": 64 << 20, "parts": 48 << 20, "snapshot": 24 << 20, "graph": 24 << 20}
+
+
+def _writer(data_root: Path, stream: Stream, workspace_id: str, converter: Converter) -> DatasetWriter:
+    return DatasetWriter(data_root, stream.name, workspace_id, stream.partition_key, converter.schema,
+                         stream.private, buffer_bytes=BUFFER_BYTES[stream.mode],
+                         version_columns=stream.version_columns)
+
+
+def _outcome(stream: Stream, writer: DatasetWriter, check: cc.Completeness, info: SchemaInfo | None,
+             **metadata: Any) -> ExportOutcome:
+    result = writer.result
+    meta = dict(metadata)
+    if info is not None:
+        meta["columns_added"] = info.added
+        meta["type_changes"] = info.type_changes
+        meta["rejected_values"] = dict(info.converter.rejected_count)
+    return ExportOutcome(stream.name, dict(result.rows), writer.schema, dict(writer.non_null), check, meta,
+                         list(result.files))
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+# ---------------------------------------------------------------- snapshot streams
+
+
+def export_snapshot(client: Any, name: str, data_root: Path, snapshot_date: str, now: float) -> ExportOutcome:
+    """A full refresh of one snapshot stream into ``snapshot_date=<date>``."""
+    stream = STREAMS[name]
+    workspace = client.workspace_id
+    info = converter_for(stream, client, stream_root(data_root, name, workspace), _iso(now))
+    seen: set[str] = set()
+    duplicates = 0
+    with _writer(data_root, stream, workspace, info.converter) as writer:
+        writer.ensure(snapshot_date)
+        batch: list[dict] = []
+        for record in stream.fetch(client):
+            key = _snapshot_key(record)
+            if key in seen:  # a scroll or page shifting under us: keep the first copy
+                duplicates += 1
+                continue
+            seen.add(key)
+            batch.append(record)
+            if len(batch) >= BATCH:
+                writer.add(snapshot_date, info.converter.table(batch))
+                batch = []
+        if batch:
+            writer.add(snapshot_date, info.converter.table(batch))
+    expected = _server_total(client, name)
+    check = cc.total(f"{name}_complete", name, len(seen), expected)
+    return _outcome(stream, writer, check, info, duplicates_skipped=duplicates)
+
+
+def _snapshot_key(record: dict) -> str:
+    """A record's identity in a snapshot: its id, or (model, name) for standard data attributes,
+    which have no id."""
+    if record.get("id") is not None:
+        return str(record["id"])
+    return f"{record.get('model')}:{record.get('full_name') or record.get('name')}"
+
+
+def _server_total(client: Any, name: str) -> int | None:
+    """A total from GET /counts where one describes exactly this stream."""
+    if name != "companies":
+        return None
+    company = client.counts().get("company")
+    return int(company["count"]) if isinstance(company, dict) and "count" in company else None
+
+
+# ---------------------------------------------------------------- incremental streams
+
+
+class PartsExporter:
+    """conversation_parts of each exported conversation batch, fetched concurrently."""
+
+    def __init__(self, client: Any, converter: Converter, writer: DatasetWriter) -> None:
+        self.client, self.converter, self.writer = client, converter, writer
+        self.counts: dict[str, tuple[int, int]] = {}
+        self.gone: list[str] = []  # deleted between search and fetch
+
+    def on_batch(self, conversations: list[dict]) -> None:
+        todo = []
+        for conv in conversations:
+            announced = (conv.get("statistics") or {}).get("count_conversation_parts")
+            if announced == 0:  # nothing to fetch: saves one call per empty conversation
+                self.counts[conv["id"]] = (0, 0)
+            else:
+                todo.append(conv)
+        rows: list[dict] = []
+        for conv, full in fan_out(self.client, self._fetch, todo):
+            if full is None:
+                self.gone.append(conv["id"])
+                continue
+            listing = full.get("conversation_parts") or {}
+            parts = listing.get("conversation_parts") or []
+            expected = (full.get("statistics") or {}).get("count_conversation_parts")
+            expected = int(expected) if isinstance(expected, int) else int(listing.get("total_count") or len(parts))
+            self.counts[conv["id"]] = (expected, len(parts))
+            ts = conv["updated_at"]
+            rows += [{**p, "_conversation_id": conv["id"], "_conversation_updated_at": ts} for p in parts]
+        if rows:
+            rows.sort(key=lambda r: r["_conversation_updated_at"])
+            days = [int(r["_conversation_updated_at"]) // DAY for r in rows]
+            write_by_day(rows, self.converter.table(rows), days, self.writer)
+
+    def _fetch(self, conv: dict) -> dict | None:
+        from intercom_pipeline.intercom import NotFound
+
+        try:
+            return self.client.get_conversation(conv["id"])
+        except NotFound:
+            return None
+
+
+def export_incremental(
+    client: Any, name: str, data_root: Path, start: datetime | int, end: datetime | int, now: float
+) -> list[ExportOutcome]:
+    """Records of ``name`` with ``start <= updated_at < min(end, now)``, one partition per UTC day.
+    For conversations, their parts too (two outcomes)."""
+    from intercom_pipeline.intercom import q
+
+    stream = STREAMS[name]
+    window = frozen_window(start, end, now)
+    workspace, tz = client.workspace_id, client.workspace_timezone
+    info = converter_for(stream, client, stream_root(data_root, name, workspace), _iso(now))
+    query = q.updated_window("updated_at", window.start, window.end, tz)
+    # Exact only when the workspace's day is the UTC day (the partitions' day): otherwise the
+    # day-granular total also counts the edges of neighbouring windows.
+    expected = client.search_total(stream.resource, query) if tz == "UTC" else None
+    dedupe = Deduper()
+    parts_info = converter_for(PARTS, client, stream_root(data_root, PARTS.name, workspace), _iso(now))
+    with _writer(data_root, stream, workspace, info.converter) as writer:
+        parts_writer = _writer(data_root, PARTS, workspace, parts_info.converter) if name == "conversations" else None
+        with parts_writer or _Null():
+            parts = PartsExporter(client, parts_info.converter, parts_writer) if parts_writer else None
+            if parts_writer is not None:
+                for day in window.published_days(parts_writer.published()):
+                    parts_writer.ensure(day)
+            hook, drop = (parts.on_batch, parts_writer.drop) if parts and parts_writer else (None, None)
+            stats = export_window(name, window_records(client, stream.resource, window, expected), window,
+                                  info.converter, writer, BATCH, hook, dedupe, drop)
+            rescanned: set[str] = set()
+            recovered = 0
+            if expected is not None and len(dedupe.seen) < expected:
+                # Fewer than the server counted: records may have moved while a cursor was walking
+                # (pages shift under it). Walk the window again and export what the first walk missed.
+                before = len(dedupe.seen)
+                again = _noting(window_records(client, stream.resource, window, expected), rescanned, dedupe.seen)
+                extra = export_window(name, again, window, info.converter, writer, BATCH, hook, dedupe, drop)
+                stats.merge(extra)
+                recovered = len(dedupe.seen) - before
+    whole_days = window.start % DAY == 0 and window.end % DAY == 0 and expected is not None
+    total_now = (lambda: client.search_total(stream.resource, query)) if whole_days else None
+    check = cc.window_total(f"{name}_complete", name, set(dedupe.seen), expected, lambda: rescanned, total_now)
+    if recovered:
+        check.detail += f"; {recovered} recovered by a second walk (pages shifted while records changed)"
+    meta = {"window_start": _iso(window.start), "window_end": _iso(window.end), "recovered_by_rescan": recovered,
+            **stats.as_metadata()}
+    outcomes = [_outcome(stream, writer, check, info, **meta)]
+    if parts is not None and parts_writer is not None:
+        part_check = cc.per_parent("conversation_parts_complete", "parts", "conversation", parts.counts)
+        outcomes.append(_outcome(PARTS, parts_writer, part_check, parts_info, conversations=len(parts.counts),
+                                 conversations_deleted_during_run=len(parts.gone), **meta))
+    return outcomes
+
+
+def _noting(records: Iterable[dict], ids: set[str], known: dict[str, int]) -> Iterable[dict]:
+    """Note every id walked; pass on only records not exported yet (or newer versions)."""
+    for record in records:
+        ids.add(record["id"])
+        if known.get(record["id"]) != record.get("updated_at"):
+            yield record
+
+
+class _Null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return False
