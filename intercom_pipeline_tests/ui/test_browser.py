@@ -1,0 +1,186 @@
+"""End to end in the real Dagster UI: `intercom-pipeline ui` with the fake, driven by Debian's chromium.
+
+Opens the asset graph, launches ``access_job`` from the launchpad for an email the fake holds, waits
+for the run to succeed and checks the access package on disk. Screenshots go to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# Flags Debian's chromium needs as root on a closed network (no sandbox, no background fetches).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+MAIN_ASSETS = {
+    "detection": ("detection_inventory", "detection_changes"),
+    "discovery": ("discovery_counts", "discovery_samples", "discovery_classification"),
+    "exports": ("contacts", "conversations", "conversation_parts", "warehouse"),
+}
+LOCATION = "intercom_pipeline"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            result = predicate()
+            if result:
+                return result
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+class DagsterDev:
+    """`intercom-pipeline ui` in its own process group, shut down with SIGINT like a person would."""
+
+    def __init__(self, data_root: Path):
+        self.port, self.emulator_port = _free_port(), _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.emulator_url = f"http://127.0.0.1:{self.emulator_port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("INTERCOM_", "DAGSTER_"))}
+        env["INTERCOM_PIPELINE_DATA"] = str(data_root)
+        self.log = (data_root.parent / "dagster-dev.log").open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "intercom_pipeline.cli", "ui", "--port", str(self.port),
+             "--emulator-port", str(self.emulator_port), "--contacts", "300"],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            # pytest may run us with SIGINT ignored; dagster dev needs it to shut down cleanly.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+
+    def graphql(self, query: str, variables: dict | None = None) -> dict:
+        response = httpx.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, timeout=10)
+        return response.json()["data"]
+
+    def wait_loaded(self) -> None:
+        query = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
+
+        def loaded() -> bool:
+            entries = self.graphql(query)["workspaceOrError"]["locationEntries"]
+            return bool(entries) and all(entry["loadStatus"] == "LOADED" for entry in entries)
+
+        _wait(loaded, 240, "the code location to load")
+
+    def run_status(self, run_id: str) -> str:
+        query = "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
+        return self.graphql(query, {"id": run_id})["runOrError"]["status"]
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGINT)
+            self.process.wait(timeout=60)
+        except (subprocess.TimeoutExpired, ProcessLookupError):
+            with_kill = True
+        else:
+            with_kill = False
+        if with_kill:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        self.log.close()
+        assert not with_kill, "dagster dev did not shut down on SIGINT within 60 s"
+
+
+@pytest.fixture
+def dagster_dev(tmp_path: Path) -> Iterator[DagsterDev]:
+    dev = DagsterDev(tmp_path / "data")
+    try:
+        yield dev
+    finally:
+        dev.stop()
+        # Every child is gone: the fake's port is closed again.
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", dev.emulator_port)) != 0, "the fake outlived dagster dev"
+
+
+def _dismiss_community_dialog(page) -> None:
+    """Dagster shows a "join the community" dialog on a first visit; it covers the page."""
+    skip = page.get_by_role("button", name="Skip")
+    try:
+        skip.wait_for(timeout=3_000)
+    except Exception:  # no dialog this time
+        return
+    skip.click()
+
+
+def _an_email_the_fake_holds(dev: DagsterDev) -> tuple[str, str]:
+    headers = {"Authorization": "Bearer emulator-token", "Accept": "application/json"}
+    body = {"query": {"field": "role", "operator": "=", "value": "user"}, "pagination": {"per_page": 5}}
+    page = httpx.post(f"{dev.emulator_url}/contacts/search", json=body, headers=headers, timeout=10).json()
+    contact = next(c for c in page["data"] if c.get("email"))
+    return contact["email"], contact["id"]
+
+
+def test_launch_access_job_from_the_launchpad(dagster_dev: DagsterDev, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    _wait(lambda: httpx.get(f"{dagster_dev.url}/server_info", timeout=2).status_code == 200, 240, "dagster dev")
+    dagster_dev.wait_loaded()
+    email, contact_id = _an_email_the_fake_holds(dagster_dev)
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+
+        page.goto(f"{dagster_dev.url}/asset-groups", wait_until="networkidle")
+        _dismiss_community_dialog(page)
+        for group in MAIN_ASSETS:
+            page.get_by_text(group, exact=True).first.wait_for(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "asset-graph.png"))
+        for group, assets in MAIN_ASSETS.items():
+            page.goto(f"{dagster_dev.url}/locations/{LOCATION}/asset-groups/{group}", wait_until="networkidle")
+            for name in assets:
+                page.get_by_text(name, exact=True).first.wait_for(timeout=60_000)
+            page.screenshot(path=str(ARTIFACTS / f"asset-group-{group}.png"))
+
+        page.goto(f"{dagster_dev.url}/locations/{LOCATION}/jobs/access_job/playground", wait_until="networkidle")
+        page.wait_for_selector(".CodeMirror", timeout=60_000)
+        config = json.dumps({"ops": {"find_access_subject": {"config": {"email": email}}}})
+        page.evaluate("value => document.querySelector('.CodeMirror').CodeMirror.setValue(value)", config)
+        _dismiss_community_dialog(page)
+        page.get_by_role("button", name="Launch Run").click()
+        page.wait_for_url("**/runs/**", timeout=60_000)
+        run_id = page.url.rstrip("/").split("/runs/")[1].split("?")[0]
+
+        status = _wait(lambda: (s := dagster_dev.run_status(run_id)) in {"SUCCESS", "FAILURE", "CANCELED"} and s,
+                       300, "the access run to finish")
+        page.reload(wait_until="networkidle")
+        page.screenshot(path=str(ARTIFACTS / "access-run.png"))
+        browser.close()
+
+    assert status == "SUCCESS", f"run {run_id} ended {status}; see {tmp_path / 'dagster-dev.log'}"
+    access = tmp_path / "data" / "privacy" / "access"
+    packages = [p for p in access.iterdir() if not p.name.startswith(".")]
+    assert len(packages) == 1
+    assert not any((access / ".staging").iterdir()), "the run left staged contact data behind"
+    contacts = json.loads((packages[0] / "contacts.json").read_text())
+    assert contact_id in json.dumps(contacts)
+    manifest = json.loads((packages[0] / "manifest.json").read_text())
+    assert email not in json.dumps(manifest)
