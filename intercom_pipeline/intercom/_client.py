@@ -41,6 +41,11 @@ from ._retry import retrying
 __all__ = ["IntercomClient"]
 
 log = logging.getLogger("intercom_pipeline.intercom")
+# A summary every so often, for long runs: dagster.yaml lets Dagster capture this logger (and only
+# this one), so run logs show progress without a line per request.
+progress_log = logging.getLogger("intercom_pipeline.progress")
+PROGRESS_EVERY_CALLS = 100
+PROGRESS_EVERY_SECONDS = 15.0
 
 
 class IntercomClient(EndpointsMixin, ConcurrencyMixin):
@@ -64,6 +69,7 @@ class IntercomClient(EndpointsMixin, ConcurrencyMixin):
         self._sleep = sleep or time.sleep
         self._rng = rng or random.Random()
         self.stats = ClientStats()
+        self._progress_mark = (0, time.monotonic())  # (calls, when) of the last progress line
         cap = self.config.max_concurrency
         self._http = httpx.Client(
             base_url=self.config.api_url,
@@ -246,6 +252,20 @@ class IntercomClient(EndpointsMixin, ConcurrencyMixin):
             attempt,
             headers.get("x-ratelimit-remaining", "-"),
             headers.get("x-request-id", "-"),
+        )
+        self._report_progress(headers.get("x-ratelimit-remaining"), headers.get("x-ratelimit-limit"))
+
+    def _report_progress(self, remaining: str | None, limit: str | None) -> None:
+        calls, now = self.stats.calls, time.monotonic()
+        last_calls, last_at = self._progress_mark
+        if calls - last_calls < PROGRESS_EVERY_CALLS and now - last_at < PROGRESS_EVERY_SECONDS:
+            return
+        self._progress_mark = (calls, now)
+        snapshot = self.stats.as_metadata()
+        progress_log.info(
+            "intercom progress: %d calls (%d retries, %d 429s), %.1f MB received, budget %s of %s left this window",
+            snapshot["intercom_calls"], snapshot["intercom_retries"], snapshot["intercom_429s"],
+            snapshot["intercom_bytes_received"] / 1e6, remaining or "?", limit or "?",
         )
 
     # -- deletes are safe to retry -----------------------------------------------------------
