@@ -67,17 +67,23 @@ def erase_parquet_rows(files: Iterable[Path], column: str, contact_ids: frozense
         table = pq.read_table(path)
         if column not in table.column_names:
             continue
-        drop = pc.is_in(table[column], value_set=_id_array(contact_ids))
-        drop = pc.fill_null(drop, False)
-        if not pc.any(drop).as_py():
-            continue
-        kept = table.filter(pc.invert(drop))
-        if kept.num_rows == 0:
-            path.unlink()
-        else:
-            storage.write_parquet(path, kept, private=private)
-        changed.append(path)
+        drop = pc.fill_null(pc.is_in(table[column], value_set=_id_array(contact_ids)), False)
+        if rewrite_without(path, table, drop, private):
+            changed.append(path)
     return changed
+
+
+def rewrite_without(path: Path, table, drop, private: bool) -> bool:
+    """Rewrite ``path`` atomically without the rows where ``drop`` is true; a file left empty is
+    removed. Returns whether anything was dropped."""
+    if not pc.any(drop).as_py():
+        return False
+    kept = table.filter(pc.invert(drop))
+    if kept.num_rows == 0:
+        path.unlink()
+    else:
+        storage.write_parquet(path, kept, private=private)
+    return True
 
 
 def _id_array(contact_ids: frozenset[str]):

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from intercom_pipeline import storage
 from intercom_pipeline.discovery import objects, schemas, writers
 from intercom_pipeline.discovery.sampling import Sample
-from intercom_pipeline.erasure import erasable
+from intercom_pipeline.erasure import erasable, rewrite_without
 
 DATASET = "discovery/samples"
 DEFAULT_RETENTION_DAYS = 30
@@ -110,15 +110,8 @@ def erase_contacts(data_root: Path, workspace_id: str, contact_ids: frozenset[st
         table = pq.read_table(path, schema=schemas.SAMPLE_SCHEMA)
         direct = pc.fill_null(pc.is_in(table["contact_id"], value_set=ids), False)
         linked = _any_linked(table, contact_ids)
-        drop = pc.or_(direct, pa.array(linked))
-        if not pc.any(drop).as_py():
-            continue
-        kept = table.filter(pc.invert(drop))
-        if kept.num_rows == 0:
-            path.unlink()
-        else:
-            storage.write_parquet(path, kept, private=True)
-        changed.append(path)
+        if rewrite_without(path, table, pc.or_(direct, pa.array(linked)), private=True):
+            changed.append(path)
     return changed
 
 

@@ -16,8 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from intercom_pipeline import storage
-from intercom_pipeline.erasure import erasable, erase_parquet_rows
+from intercom_pipeline.erasure import erasable, erase_parquet_rows, rewrite_without
 from intercom_pipeline.exports.writer import dataset_files
 
 SCALAR_LINKS = {
@@ -50,15 +49,9 @@ def _erase_linked(files: list[Path], list_column: str, scalar_column: str | None
     for path in files:
         table = pq.read_table(path)
         mask = _linked_mask(table, list_column, scalar_column, ids)
-        if not pc.any(mask).as_py():
-            continue
         dropped.update(str(v) for v in pc.filter(table["id"], mask).to_pylist())
-        kept = table.filter(pc.invert(mask))
-        if kept.num_rows == 0:
-            path.unlink()
-        else:
-            storage.write_parquet(path, kept, private=True)
-        changed.append(path)
+        if rewrite_without(path, table, mask, private=True):
+            changed.append(path)
     return changed, dropped
 
 

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from intercom_pipeline.emulator.errors import bad_request
+from intercom_pipeline.emulator.pagination import parse_per_page
 
 if TYPE_CHECKING:
     from intercom_pipeline.emulator.state import Backend
@@ -50,3 +51,20 @@ def page_url(request: Request, page: int, per_page: int, **extra: str) -> str:
     params.update(extra)
     params.update({"page": str(page), "per_page": str(per_page)})
     return str(request.url.replace_query_params(**params))
+
+
+async def search_params(request: Request, default_per_page: int) -> tuple[dict, Any, int, str | None]:
+    """``(query, sort, per_page, starting_after)`` of a search body.
+
+    Only the body's cursor counts: a ``starting_after`` in the query string is ignored, as the real
+    service does (page 1 again).
+    """
+    body = await json_body(request)
+    if not isinstance(body.get("query"), dict):
+        raise bad_request("'query' is required: a filter {field, operator, value} or a group "
+                          "{operator: AND|OR, value: [...]}", field="query")
+    pagination = body.get("pagination") or {}
+    if not isinstance(pagination, dict):
+        raise bad_request("'pagination' must be an object", field="pagination")
+    per_page = parse_per_page(pagination.get("per_page"), default_per_page)
+    return body["query"], body.get("sort"), per_page, pagination.get("starting_after")

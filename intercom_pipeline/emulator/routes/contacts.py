@@ -7,9 +7,14 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import Response
 
-from intercom_pipeline.emulator.errors import bad_request
 from intercom_pipeline.emulator.pagination import parse_page, parse_per_page
-from intercom_pipeline.emulator.routes._common import json_body, json_bytes, json_obj, page_url, version
+from intercom_pipeline.emulator.routes._common import (
+    json_bytes,
+    json_obj,
+    page_url,
+    search_params,
+    version,
+)
 from intercom_pipeline.emulator.routing import Endpoint
 
 if TYPE_CHECKING:
@@ -23,17 +28,8 @@ SUB_DEFAULT = 50  # recorded examples of /contacts/{id}/notes and /companies sho
 
 
 async def search_contacts(request: Request, backend: Backend) -> Response:
-    body = await json_body(request)
-    if not isinstance(body.get("query"), dict):
-        raise bad_request("'query' is required: a filter {field, operator, value} or a group "
-                          "{operator: AND|OR, value: [...]}", field="query")
-    pagination = body.get("pagination") or {}
-    if not isinstance(pagination, dict):
-        raise bad_request("'pagination' must be an object", field="pagination")
-    per_page = parse_per_page(pagination.get("per_page"), SEARCH_DEFAULT)
-    # Only the body's cursor counts: a starting_after in the query string is ignored (page 1 again).
-    cursor = pagination.get("starting_after")
-    return json_bytes(backend.contacts.page_bytes("list", "data", body["query"], body.get("sort"),
+    query, sort, per_page, cursor = await search_params(request, SEARCH_DEFAULT)
+    return json_bytes(backend.contacts.page_bytes("list", "data", query, sort,
                                                   version(request, backend), per_page, cursor))
 
 

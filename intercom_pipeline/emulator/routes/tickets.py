@@ -7,9 +7,7 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 from starlette.responses import Response
 
-from intercom_pipeline.emulator.errors import bad_request
-from intercom_pipeline.emulator.pagination import parse_per_page
-from intercom_pipeline.emulator.routes._common import json_body, json_bytes, version
+from intercom_pipeline.emulator.routes._common import json_bytes, search_params, version
 from intercom_pipeline.emulator.routing import Endpoint
 
 if TYPE_CHECKING:
@@ -20,17 +18,9 @@ DEFAULT = 20
 
 
 async def search_tickets(request: Request, backend: Backend) -> Response:
-    body = await json_body(request)
-    if not isinstance(body.get("query"), dict):
-        raise bad_request("'query' is required: a filter {field, operator, value} or a group "
-                          "{operator: AND|OR, value: [...]}", field="query")
-    pagination = body.get("pagination") or {}
-    if not isinstance(pagination, dict):
-        raise bad_request("'pagination' must be an object", field="pagination")
-    per_page = parse_per_page(pagination.get("per_page"), DEFAULT)
+    query, sort, per_page, cursor = await search_params(request, DEFAULT)
     return json_bytes(backend.tickets.page_bytes(
-        "ticket.list", "tickets", body["query"], body.get("sort"), version(request, backend), per_page,
-        pagination.get("starting_after")))
+        "ticket.list", "tickets", query, sort, version(request, backend), per_page, cursor))
 
 
 def get_ticket(request: Request, backend: Backend) -> Response:
