@@ -63,8 +63,17 @@ class DemoRun:
             instance=self.instance, raise_on_error=False, run_config=quiet, **kwargs
         )
         if not result.success:
-            raise RuntimeError(f"{job_name} {kwargs.get('partition_key', '')} failed (run {result.run_id})")
+            errors = sorted({_root_cause(e.step_failure_data.error) for e in result.get_step_failure_events()
+                             if e.step_failure_data.error})
+            raise RuntimeError(f"{job_name} {kwargs.get('partition_key', '')} failed (run {result.run_id}): "
+                               + ("; ".join(errors) or "see the run in the UI"))
         return result
+
+
+def _root_cause(error) -> str:
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
 
 
 def run_demo(args: argparse.Namespace) -> int:

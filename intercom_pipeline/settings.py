@@ -7,6 +7,7 @@ command, job and test reads the same variables the same way.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,3 +70,55 @@ def demo_mode(environ: dict[str, str] | None = None) -> bool:
     """
     env = os.environ if environ is None else environ
     return env.get("INTERCOM_PIPELINE_DEMO", "") == "1"
+
+
+# -- several workspaces: one named connection per code location ---------------------------------
+CONNECTION_ENV = "INTERCOM_PIPELINE_CONNECTION"
+CONNECTION_SETTINGS = ("access_token", "region", "base_url", "version")
+_CONNECTION_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
+def connection_name(name: str | None) -> str:
+    """A connection name as used in ``defs_<name>`` and asset key prefixes ('' = the default).
+
+    Lower-case letters, digits and ``_``, starting with a letter: it becomes an asset key
+    prefix and part of environment variable names."""
+    value = (name or "").strip()
+    if value and not _CONNECTION_NAME.fullmatch(value):
+        raise SettingsError(f"a connection name must match [a-z][a-z0-9_]* (at most 32 characters); got {name!r}")
+    return value
+
+
+def connection_env_names(name: str | None = "") -> dict[str, str]:
+    """Variable names of a connection: ``INTERCOM_ACCESS_TOKEN`` … for the default one,
+    ``INTERCOM_<NAME>_ACCESS_TOKEN`` … for a named one."""
+    infix = f"{connection_name(name).upper()}_" if name else ""
+    return {key: f"INTERCOM_{infix}{key.upper()}" for key in CONNECTION_SETTINGS}
+
+
+def named_connection_settings(name: str | None, environ: dict[str, str] | None = None) -> ConnectionSettings:
+    """Settings of a named connection; a named one never falls back to the default's variables."""
+    env = os.environ if environ is None else environ
+    names = connection_env_names(name)
+    region_var = names["region"]
+    region = (env.get(region_var) or "us").strip().lower()
+    if not env.get(names["base_url"]) and region not in REGION_BASE_URLS:
+        raise SettingsError(f"{region_var} must be one of us, eu, au; got {region!r}")
+    return ConnectionSettings(
+        token=env.get(names["access_token"]) or None,
+        region=region,
+        base_url=base_url_for(region, env.get(names["base_url"])),
+        version=env.get(names["version"]) or DEFAULT_VERSION,
+    )
+
+
+def current_connection(environ: dict[str, str] | None = None) -> str:
+    """The connection the Dagster definitions are being built for (``INTERCOM_PIPELINE_CONNECTION``)."""
+    env = os.environ if environ is None else environ
+    return connection_name(env.get(CONNECTION_ENV))
+
+
+def asset_key_prefix(environ: dict[str, str] | None = None) -> list[str]:
+    """Asset key prefix of the current connection: none for the default, ``[<name>]`` otherwise."""
+    name = current_connection(environ)
+    return [name] if name else []

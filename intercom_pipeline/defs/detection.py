@@ -19,6 +19,8 @@ from intercom_pipeline.discovery import changes, inventory, report, schemas, wri
 
 WINDOW_ENV = "INTERCOM_PIPELINE_DETECTION_WINDOW"
 KINDS = {"intercom", "parquet"}
+# A named connection (its own code location) prefixes every key: eu/detection_inventory.
+PREFIX = settings.asset_key_prefix()
 
 
 def detection_partitions(window: str | None = None) -> dg.TimeWindowPartitionsDefinition:
@@ -39,6 +41,7 @@ class ChangeFeedConfig(dg.Config):
 
 
 @dg.asset(
+    key_prefix=PREFIX,
     partitions_def=DETECTION_PARTITIONS,
     group_name="detection",
     kinds=KINDS,
@@ -69,6 +72,7 @@ def detection_inventory(context: dg.AssetExecutionContext, intercom: IntercomRes
 
 
 @dg.asset(
+    key_prefix=PREFIX,
     deps=[detection_inventory],
     partitions_def=DETECTION_PARTITIONS,
     group_name="detection",

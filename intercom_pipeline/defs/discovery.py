@@ -27,6 +27,12 @@ DISCOVERY_PARTITIONS = dg.MultiPartitionsDefinition({
     "object": dg.StaticPartitionsDefinition(list(objects.OBJECT_NAMES)),
 })
 KINDS = {"intercom", "parquet"}
+# A named connection (its own code location) prefixes every key: eu/discovery_counts.
+PREFIX = settings.asset_key_prefix()
+
+
+def prefixed_key(name: str) -> dg.AssetKey:
+    return dg.AssetKey([*PREFIX, name])
 
 
 class DiscoveryConfig(dg.Config):
@@ -46,17 +52,17 @@ def _partition(context: dg.AssetExecutionContext) -> tuple[str, str]:
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec("discovery_counts", group_name="discovery", kinds=KINDS, description=(
+        dg.AssetSpec(prefixed_key("discovery_counts"), group_name="discovery", kinds=KINDS, description=(
             "How many records each object has: exact where the API reports a total, otherwise a "
             "stratified estimate with its method and 95% bounds.")),
-        dg.AssetSpec("discovery_samples", group_name="discovery", kinds=KINDS, description=(
+        dg.AssetSpec(prefixed_key("discovery_samples"), group_name="discovery", kinds=KINDS, description=(
             "Up to N records per object (200 by default), spread over time and reproducible per "
             "partition. Personal data: files are 0600, kept 30 days, erased with deleted contacts.")),
     ],
     check_specs=[
-        dg.AssetCheckSpec("count_not_below_sampled", asset="discovery_counts",
+        dg.AssetCheckSpec("count_not_below_sampled", asset=prefixed_key("discovery_counts"),
                           description="The count is never below the number of records sampled."),
-        dg.AssetCheckSpec("sample_schema_stable", asset="discovery_samples",
+        dg.AssetCheckSpec("sample_schema_stable", asset=prefixed_key("discovery_samples"),
                           description="The sample file has exactly the fixed sample schema."),
     ],
     partitions_def=DISCOVERY_PARTITIONS,
@@ -75,14 +81,14 @@ def discovery_counts_and_samples(context: dg.AssetExecutionContext, config: Disc
     out = discover.write_collected(root, workspace, collected, now)
     removed = samples.enforce_retention(root, now.date(), config.retention_days)
     calls = client.stats.calls - calls_before
-    yield dg.MaterializeResult(asset_key="discovery_counts", metadata={
+    yield dg.MaterializeResult(asset_key=prefixed_key("discovery_counts"), metadata={
         "dagster/row_count": len(out["count_rows"]),
         "dagster/column_schema": column_schema(schemas.COUNT_SCHEMA),
         "counts": dg.MetadataValue.md(report.counts_markdown(out["count_rows"])),
         "path": dg.MetadataValue.path(str(out["counts_path"])),
         "intercom_calls": calls,
     })
-    yield dg.MaterializeResult(asset_key="discovery_samples", metadata={
+    yield dg.MaterializeResult(asset_key=prefixed_key("discovery_samples"), metadata={
         "dagster/row_count": out["sample_rows"],
         "dagster/column_schema": column_schema(schemas.SAMPLE_SCHEMA),
         "method": out["method"],
@@ -92,24 +98,25 @@ def discovery_counts_and_samples(context: dg.AssetExecutionContext, config: Disc
     })
     total = next((r["count"] for r in out["count_rows"] if r["subset"] == "all"), None)
     yield dg.AssetCheckResult(
-        check_name="count_not_below_sampled", asset_key="discovery_counts",
+        check_name="count_not_below_sampled", asset_key=prefixed_key("discovery_counts"),
         passed=total is not None and total >= out["sample_rows"],
         metadata={"count": -1 if total is None else total, "sampled": out["sample_rows"]})
     yield dg.AssetCheckResult(
-        check_name="sample_schema_stable", asset_key="discovery_samples",
+        check_name="sample_schema_stable", asset_key=prefixed_key("discovery_samples"),
         passed=samples.schema_matches(out["sample_path"]),
         metadata={"expected_columns": ", ".join(schemas.column_names(schemas.SAMPLE_SCHEMA))})
 
 
 @dg.asset(
-    deps=["discovery_samples"],
+    key_prefix=PREFIX,
+    deps=[prefixed_key("discovery_samples")],
     partitions_def=DISCOVERY_PARTITIONS,
     group_name="discovery",
     kinds={"parquet"},
     pool="intercom_api",  # only GET /me (cached) to name the workspace
     description=("Each flattened field of the sample (custom_attributes.x, location.city, …) classified "
                  "into personal-data categories with hit rate, confidence and evidence. No values."),
-    check_specs=[dg.AssetCheckSpec("every_sampled_field_classified", asset="discovery_classification",
+    check_specs=[dg.AssetCheckSpec("every_sampled_field_classified", asset=prefixed_key("discovery_classification"),
                                    description="Every field present in the sample has a classification row.")],
 )
 def discovery_classification(context: dg.AssetExecutionContext, intercom: IntercomResource,
@@ -149,7 +156,7 @@ def discovery_targets(changed: list[str]) -> list[str]:
 
 
 @dg.asset_sensor(
-    asset_key=dg.AssetKey("detection_changes"), job=discovery_job, name="discovery_on_change",
+    asset_key=prefixed_key("detection_changes"), job=discovery_job, name="discovery_on_change",
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING if settings.demo_mode() else dg.DefaultSensorStatus.STOPPED,
     description="Launches discovery for the objects a new change-feed partition names.")

@@ -23,6 +23,7 @@ from typing import Any
 
 import dagster as dg
 
+from intercom_pipeline import settings
 from intercom_pipeline.exports import graph, runs, warehouse
 from intercom_pipeline.exports.completeness import Completeness
 from intercom_pipeline.exports.runs import ExportOutcome
@@ -33,6 +34,12 @@ GROUP = "exports"
 KINDS = {"intercom", "parquet"}
 POOL = "intercom_api"
 RESOURCES = {"intercom", "data_root"}
+# A named connection (its own code location) prefixes every key: eu/contacts.
+PREFIX = settings.asset_key_prefix()
+
+
+def prefixed_key(name: str) -> dg.AssetKey:
+    return dg.AssetKey([*PREFIX, name])
 
 
 @functools.cache
@@ -53,13 +60,13 @@ snapshot_days = dg.DailyPartitionsDefinition(start_date=history_start(), timezon
 
 
 def _check_spec(name: str) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(f"{name}_complete", asset=name,
+    return dg.AssetCheckSpec(f"{name}_complete", asset=prefixed_key(name),
                              description=f"Rows of {name} loaded in the run vs the server's figures; names what is missing.")
 
 
 def _spec(name: str, partitions: dg.PartitionsDefinition) -> dg.AssetSpec:
     stream = STREAMS[name]
-    return dg.AssetSpec(name, group_name=GROUP, kinds=KINDS, description=stream.description,
+    return dg.AssetSpec(prefixed_key(name), group_name=GROUP, kinds=KINDS, description=stream.description,
                         partitions_def=partitions, metadata={"stream_mode": stream.mode})
 
 
@@ -87,9 +94,9 @@ def _result(outcome: ExportOutcome, calls: dict[str, Any]) -> dg.MaterializeResu
         if outcome.metadata.get(key):
             meta[key] = dg.MetadataValue.json(outcome.metadata[key])
     return dg.MaterializeResult(
-        asset_key=outcome.stream,
+        asset_key=prefixed_key(outcome.stream),
         metadata=meta,
-        check_results=[dg.AssetCheckResult(asset_key=outcome.stream, check_name=check.check, passed=check.passed,
+        check_results=[dg.AssetCheckResult(asset_key=prefixed_key(outcome.stream), check_name=check.check, passed=check.passed,
                                            metadata=check.as_metadata(), description=check.detail)],
     )
 
@@ -153,7 +160,7 @@ def contact_graph(context: dg.AssetExecutionContext):
         yield _result(outcome, calls)
 
 
-@dg.asset(name="warehouse", group_name=GROUP, kinds={"duckdb"}, deps=list(STREAMS),
+@dg.asset(name="warehouse", key_prefix=PREFIX, group_name=GROUP, kinds={"duckdb"}, deps=[prefixed_key(s) for s in STREAMS],
           required_resource_keys={"data_root"},
           description="data/warehouse.duckdb: one view per stream (current state) and <stream>_all (every row).")
 def warehouse_asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
@@ -177,12 +184,12 @@ assert {n for a in ASSETS for n in (k.path[-1] for k in a.keys)} >= set(STREAMS)
 SNAPSHOT_ASSETS = [s.name for s in (*SNAPSHOTS, *GRAPH)]
 INCREMENTAL_ASSETS = [*(s.name for s in INCREMENTAL), PARTS.name]
 exports_snapshot_job = dg.define_asset_job(
-    "exports_snapshot_job", selection=dg.AssetSelection.assets(*SNAPSHOT_ASSETS),
+    "exports_snapshot_job", selection=dg.AssetSelection.assets(*map(prefixed_key, SNAPSHOT_ASSETS)),
     description="Full refresh of every snapshot stream for today's snapshot partition.")
 exports_incremental_job = dg.define_asset_job(
-    "exports_incremental_job", selection=dg.AssetSelection.assets(*INCREMENTAL_ASSETS),
+    "exports_incremental_job", selection=dg.AssetSelection.assets(*map(prefixed_key, INCREMENTAL_ASSETS)),
     description="contacts, conversations (+ parts) and tickets for a day or a range of days of updated_at.")
-warehouse_job = dg.define_asset_job("warehouse_job", selection=dg.AssetSelection.assets("warehouse"))
+warehouse_job = dg.define_asset_job("warehouse_job", selection=dg.AssetSelection.assets(prefixed_key("warehouse")))
 
 
 @dg.schedule(job=exports_incremental_job, cron_schedule="15 0 * * *", execution_timezone="UTC",

@@ -41,9 +41,11 @@ class DataRootResource(dg.ConfigurableResource):
 
 class IntercomResource(dg.ConfigurableResource):
     """The Intercom client. Empty ``region``/``base_url``/``version`` fall back to the
-    ``INTERCOM_REGION``/``INTERCOM_BASE_URL``/``INTERCOM_VERSION`` settings."""
+    ``INTERCOM_REGION``/``INTERCOM_BASE_URL``/``INTERCOM_VERSION`` settings, or for a named
+    ``connection`` to ``INTERCOM_<NAME>_REGION``/``_BASE_URL``/``_VERSION``."""
 
     access_token: str
+    connection: str = ""
     region: str = ""
     base_url: str = ""
     version: str = ""
@@ -56,9 +58,9 @@ class IntercomResource(dg.ConfigurableResource):
     data_root: str = ""
 
     def client_config(self) -> ClientConfig:
-        env = settings.connection_settings()
+        env = settings.named_connection_settings(self.connection)
         region = self.region or env.region
-        base_url = self.base_url or os.environ.get("INTERCOM_BASE_URL") or None
+        base_url = self.base_url or os.environ.get(settings.connection_env_names(self.connection)["base_url"]) or None
         root = Path(self.data_root).resolve() if self.data_root else settings.data_root()
         return ClientConfig(
             token=self.access_token,
@@ -90,9 +92,12 @@ class IntercomResource(dg.ConfigurableResource):
         return self.client().check_connection()
 
 
-defs = dg.Definitions(
-    resources={
-        "intercom": IntercomResource(access_token=dg.EnvVar("INTERCOM_ACCESS_TOKEN")),
-        "data_root": DataRootResource(),
-    }
-)
+def resources_for(connection: str = "") -> dg.Definitions:
+    """The resources of one connection: its token through ``EnvVar`` (never a literal), one data root."""
+    token_var = settings.connection_env_names(connection)["access_token"]
+    intercom = (IntercomResource(access_token=dg.EnvVar(token_var), connection=connection) if connection
+                else IntercomResource(access_token=dg.EnvVar(token_var)))
+    return dg.Definitions(resources={"intercom": intercom, "data_root": DataRootResource()})
+
+
+defs = resources_for("")
