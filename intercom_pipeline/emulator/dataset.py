@@ -11,22 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# The ground truth's categories; discovery is scored against these names.
+from intercom_pipeline.pii import PII_CATEGORIES  # noqa: F401  (re-exported)
+
 Record = dict[str, Any]
 
-# Personal-data categories of the ground truth; discovery is scored against these names.
-PII_CATEGORIES = (
-    "email",
-    "phone",
-    "person_name",
-    "postal_address",
-    "ip_address",
-    "geolocation",
-    "date_of_birth",
-    "payment_card",
-    "government_id",
-    "url_or_handle",
-    "free_text_pii",
-)
 
 
 @dataclass
