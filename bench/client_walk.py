@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import subprocess
 import sys
 import threading
 import time
@@ -29,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from intercom_pipeline.intercom import ClientConfig, IntercomClient  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-TOKEN = "bench-token"
+from fake_server import TOKEN, start_fake  # noqa: E402
 
 
 class Recording(httpx.BaseTransport):
@@ -45,20 +43,6 @@ class Recording(httpx.BaseTransport):
             with self.lock:
                 self.times.append(time.monotonic())
         return self.inner.handle_request(request)
-
-
-def start_fake(contacts: int) -> tuple[subprocess.Popen, str]:
-    command = [sys.executable, "-m", "intercom_pipeline.cli", "emulator", "--port", "0", "--contacts",
-               str(contacts), "--token", TOKEN]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert process.stdout is not None
-    for line in process.stdout:
-        match = re.search(r"Base URL: (http://\S+)", line)
-        if match:
-            threading.Thread(target=process.stdout.read, daemon=True).start()  # keep the pipe drained
-            return process, match.group(1)
-    process.kill()
-    raise RuntimeError("the fake did not print its base URL")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -134,7 +118,7 @@ def main() -> None:
     parser.add_argument("--slices", type=int, default=64)
     args = parser.parse_args()
     started = time.monotonic()
-    process, base_url = start_fake(args.contacts)
+    process, base_url, _ = start_fake(args.contacts)
     print(f"fake with {args.contacts} contacts ready in {time.monotonic() - started:.0f}s at {base_url}", flush=True)
     try:
         for setting in args.settings:

@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import resource
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,26 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from fake_server import TOKEN, start_fake  # noqa: E402
+
 from intercom_pipeline.discovery import changes, discover, inventory, objects, writers  # noqa: E402
 from intercom_pipeline.discovery.sampling import SampleConfig  # noqa: E402
 from intercom_pipeline.intercom import ClientConfig, IntercomClient  # noqa: E402
-
-TOKEN = "bench-token"
-
-
-def start_server(contacts: int, rate_limit: int) -> tuple[subprocess.Popen, str, float]:
-    command = [sys.executable, "-m", "intercom_pipeline.cli", "emulator", "--port", "0", "--contacts", str(contacts),
-               "--token", TOKEN, "--rate-limit", str(rate_limit)]
-    started = time.monotonic()
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert process.stdout is not None
-    for line in process.stdout:
-        match = re.search(r"Base URL: (http://\S+)", line)
-        if match:
-            threading.Thread(target=process.stdout.read, daemon=True).start()  # keep the pipe drained
-            return process, match.group(1), time.monotonic() - started
-    process.kill()
-    raise RuntimeError("the emulator did not print its base URL")
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -99,7 +81,7 @@ def main() -> None:
     parser.add_argument("--rate-limit", type=int, default=1000, help="calls per minute the fake allows")
     parser.add_argument("--sample-size", type=int, default=200)
     args = parser.parse_args()
-    server, base_url, startup = start_server(args.contacts, args.rate_limit)
+    server, base_url, startup = start_fake(args.contacts, "--rate-limit", str(args.rate_limit))
     try:
         config = ClientConfig(token=TOKEN, base_url=base_url, max_concurrency=8, timeout=120)
         with tempfile.TemporaryDirectory() as tmp, IntercomClient(config) as client:

@@ -17,7 +17,6 @@ import argparse
 import multiprocessing
 import os
 import random
-import re
 import shutil
 import signal
 import statistics
@@ -30,27 +29,9 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-TOKEN = "bench-token"
+from fake_server import TOKEN, start_fake  # noqa: E402
+
 HEADERS = {"Authorization": f"Bearer {TOKEN}", "Accept": "application/json"}
-
-
-def start_server(contacts: int, core: str | None) -> tuple[subprocess.Popen, str]:
-    command = [sys.executable, "-m", "intercom_pipeline.cli", "emulator", "--port", "0", "--contacts", str(contacts),
-               "--token", TOKEN, "--rate-limit", "100000000"]
-    if core is not None and shutil.which("taskset"):
-        command = ["taskset", "-c", core, *command]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert process.stdout is not None
-    deadline = time.monotonic() + 300
-    for line in process.stdout:
-        match = re.search(r"Base URL: (http://\S+)", line)
-        if match:
-            threading.Thread(target=process.stdout.read, daemon=True).start()  # keep the pipe drained
-            return process, match.group(1)
-        if time.monotonic() > deadline:
-            break
-    process.kill()
-    raise RuntimeError("the emulator did not print its base URL")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -142,7 +123,7 @@ def main() -> int:
     core = None if args.server_core == "none" else args.server_core
     if core is not None and shutil.which("taskset"):
         os.sched_setaffinity(0, {c for c in os.sched_getaffinity(0) if str(c) != core} or os.sched_getaffinity(0))
-    process, base_url = start_server(args.contacts, core)
+    process, base_url, _ = start_fake(args.contacts, "--rate-limit", "100000000", core=core)
     try:
         pid = server_pid(process)
         cold_cpu, cold_started = cpu_seconds(pid), time.monotonic()

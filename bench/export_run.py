@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import resource
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -34,22 +31,9 @@ from intercom_pipeline.exports import graph, runs  # noqa: E402
 from intercom_pipeline.intercom import ClientConfig, IntercomClient  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-TOKEN = "bench-token"
+from fake_server import TOKEN, start_fake  # noqa: E402
+
 LIMIT = 10_000
-
-
-def start_fake(contacts: int) -> tuple[subprocess.Popen, str]:
-    command = [sys.executable, "-m", "intercom_pipeline.cli", "emulator", "--port", "0", "--contacts",
-               str(contacts), "--token", TOKEN, "--rate-limit", str(LIMIT)]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert process.stdout is not None
-    for line in process.stdout:
-        match = re.search(r"Base URL: (http://\S+)", line)
-        if match:
-            threading.Thread(target=process.stdout.read, daemon=True).start()
-            return process, match.group(1)
-    process.kill()
-    raise RuntimeError("the fake did not print its base URL")
 
 
 def configure(base_url: str, latency_ms: int) -> None:
@@ -134,7 +118,7 @@ def main() -> None:
     parser.add_argument("--contacts-only", action="store_true", help="skip the related objects")
     args = parser.parse_args()
     started = time.perf_counter()
-    process, base_url = start_fake(args.contacts)
+    process, base_url, _ = start_fake(args.contacts, "--rate-limit", str(LIMIT))
     print(f"fake with {args.contacts} contacts ready in {time.perf_counter() - started:.0f} s", flush=True)
     try:
         for setting in args.settings.split(","):

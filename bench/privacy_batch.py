@@ -19,11 +19,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -35,27 +32,14 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from fake_server import TOKEN, start_fake  # noqa: E402
+
 from intercom_pipeline.intercom import ClientConfig, IntercomClient  # noqa: E402
 from intercom_pipeline.privacy.access_package import run_access  # noqa: E402
 from intercom_pipeline.privacy.deletion import run_deletion  # noqa: E402
 from intercom_pipeline.privacy.requests import PrivacyRequest  # noqa: E402
 
-TOKEN = "bench-token"
 PAGE = 150
-
-
-def start_server(contacts: int, rate_limit: int) -> tuple[subprocess.Popen, str]:
-    command = [sys.executable, "-m", "intercom_pipeline.cli", "emulator", "--port", "0", "--contacts", str(contacts),
-               "--token", TOKEN, "--rate-limit", str(rate_limit), "--seed", "7"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert process.stdout is not None
-    for line in process.stdout:
-        match = re.search(r"Base URL: (http://\S+)", line)
-        if match:
-            threading.Thread(target=process.stdout.read, daemon=True).start()
-            return process, match.group(1)
-    process.kill()
-    raise RuntimeError("the emulator did not print its base URL")
 
 
 def pick_emails(contacts: int, count: int) -> tuple[list[str], list[str], dict[str, dict[str, int]]]:
@@ -138,7 +122,7 @@ def main() -> None:
     parser.add_argument("--target", type=float, default=1.0, help="client target_utilization")
     args = parser.parse_args()
     access_emails, deletion_emails, minimum = pick_emails(args.contacts, args.requests)
-    process, base_url = start_server(args.contacts, args.rate_limit)
+    process, base_url, _ = start_fake(args.contacts, "--rate-limit", str(args.rate_limit), "--seed", "7")
     try:
         lines = []
         with tempfile.TemporaryDirectory() as tmp:
