@@ -25,9 +25,11 @@ sys.path.insert(0, str(ROOT))
 
 from fake_server import TOKEN, start_fake  # noqa: E402
 
-from intercom_pipeline.discovery import changes, discover, inventory, objects, writers  # noqa: E402
-from intercom_pipeline.discovery.sampling import SampleConfig  # noqa: E402
+from intercom_pipeline.detection import changes, inventory  # noqa: E402
+from intercom_pipeline.discovery import discover, objects  # noqa: E402
+from intercom_pipeline.discovery.sample_selection import SampleConfig  # noqa: E402
 from intercom_pipeline.intercom import ClientConfig, IntercomClient  # noqa: E402
+from intercom_pipeline.tables import partition_files  # noqa: E402
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -54,9 +56,9 @@ def run(client: IntercomClient, data_root: Path, sample_size: int) -> list[dict]
 
     def detect() -> str:
         rows = inventory.build_inventory(client, end - timedelta(hours=1), end, now)
-        writers.write_rows(writers.window_part(data_root, "inventory", workspace, label), "inventory", rows)
+        partition_files.write_rows(partition_files.window_part(data_root, "inventory", workspace, label), "inventory", rows)
         feed = changes.diff_inventories(None, rows, now)
-        writers.write_rows(writers.window_part(data_root, "changes", workspace, label), "changes", feed)
+        partition_files.write_rows(partition_files.window_part(data_root, "changes", workspace, label), "changes", feed)
         return f"{len(rows)} inventory rows, {len(feed)} changes"
 
     phase("detection", detect)

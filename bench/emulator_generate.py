@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--now", type=int, default=1_763_776_800, help="anchor Unix seconds (fixed for comparability)")
     args = parser.parse_args(argv)
 
-    from intercom_pipeline.emulator.generator import generate
+    from intercom_pipeline.emulator.generator.workspace import generate
 
     wall, cpu = time.perf_counter(), time.process_time()
     data = generate(seed=args.seed, contacts=args.contacts, now=args.now)

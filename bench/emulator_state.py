@@ -18,7 +18,7 @@ import argparse
 import statistics
 import time
 
-from intercom_pipeline.emulator.generator import generate
+from intercom_pipeline.emulator.generator.workspace import generate
 from intercom_pipeline.emulator.state import Backend
 
 NOW = 1_763_776_800

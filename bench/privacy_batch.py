@@ -44,7 +44,7 @@ PAGE = 150
 
 def pick_emails(contacts: int, count: int) -> tuple[list[str], list[str], dict[str, dict[str, int]]]:
     """Two disjoint lists of addresses, and per address the minimum calls of each request type."""
-    from intercom_pipeline.emulator.generator import generate
+    from intercom_pipeline.emulator.generator.workspace import generate
 
     data = generate(7, contacts)
     archived = {data.hard_cases.get("archived_contact_id")}

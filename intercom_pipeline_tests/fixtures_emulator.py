@@ -28,7 +28,7 @@ _workspaces: dict[tuple[int, int, str], bytes] = {}
 def _data_factory(seed: int, contacts: int, timezone: str) -> Callable[[], Any]:
     key = (seed, contacts, timezone)
     if key not in _workspaces:
-        from intercom_pipeline.emulator.generator import generate
+        from intercom_pipeline.emulator.generator.workspace import generate
 
         data = generate(seed, contacts, now=SESSION_NOW, timezone=timezone)
         _workspaces[key] = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)

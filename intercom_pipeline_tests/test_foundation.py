@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from intercom_pipeline import erasure, pseudonyms, settings, storage
+from intercom_pipeline import erasure_registry, pseudonyms, settings, storage
 
 PACKAGE = Path(__file__).resolve().parents[1] / "intercom_pipeline"
 
@@ -81,7 +81,7 @@ def test_erase_parquet_rows_rewrites_only_files_holding_the_contacts(tmp_path: P
         tmp_path / "mixed.parquet", pa.table({"contact_id": ["a", "b", None], "n": [1, 2, 3]}, schema=schema)
     )
     only = storage.write_parquet(tmp_path / "only.parquet", pa.table({"contact_id": ["b"], "n": [2]}, schema=schema))
-    changed = erasure.erase_parquet_rows([keep, mixed, only], "contact_id", frozenset({"b"}), private=True)
+    changed = erasure_registry.erase_parquet_rows([keep, mixed, only], "contact_id", frozenset({"b"}), private=True)
     assert changed == [mixed, only]
     assert not only.exists()
     assert pq.read_table(mixed).column("n").to_pylist() == [1, 3]
@@ -108,7 +108,7 @@ def test_client_imports_no_dagster_and_fake_imports_no_client() -> None:
 
 
 def test_cli_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
-    from intercom_pipeline import cli
+    from intercom_pipeline.cli import main as cli
 
     with pytest.raises(SystemExit):
         cli.main(["--help"])

@@ -15,7 +15,9 @@ import dagster as dg
 from intercom_pipeline import settings
 from intercom_pipeline.defs.discovery import column_schema
 from intercom_pipeline.defs.resources import DataRootResource, IntercomResource
-from intercom_pipeline.discovery import changes, inventory, report, schemas, writers
+from intercom_pipeline.detection import changes, inventory
+from intercom_pipeline.discovery import report
+from intercom_pipeline.tables import fixed_schemas, partition_files
 
 WINDOW_ENV = "INTERCOM_PIPELINE_DETECTION_WINDOW"
 KINDS = {"intercom", "parquet"}
@@ -58,12 +60,12 @@ def detection_inventory(context: dg.AssetExecutionContext, intercom: IntercomRes
     window = context.partition_time_window
     now = datetime.now(UTC).replace(microsecond=0)
     rows = inventory.build_inventory(client, window.start, window.end, now)
-    path = writers.window_part(root, "inventory", workspace, writers.window_label(context.partition_key))
-    writers.write_rows(path, "inventory", rows)
-    pii = inventory.personal_data_table(writers.latest_by_object(root, "classification", workspace))
+    path = partition_files.window_part(root, "inventory", workspace, partition_files.window_label(context.partition_key))
+    partition_files.write_rows(path, "inventory", rows)
+    pii = inventory.personal_data_table(partition_files.latest_by_object(root, "classification", workspace))
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(rows),
-        "dagster/column_schema": column_schema(schemas.INVENTORY_SCHEMA),
+        "dagster/column_schema": column_schema(fixed_schemas.INVENTORY_SCHEMA),
         "inventory": dg.MetadataValue.md(report.inventory_markdown(rows)),
         "personal_data_by_object": dg.MetadataValue.md(pii),
         "path": dg.MetadataValue.path(str(path)),
@@ -84,21 +86,21 @@ def detection_inventory(context: dg.AssetExecutionContext, intercom: IntercomRes
 def detection_changes(context: dg.AssetExecutionContext, config: ChangeFeedConfig, intercom: IntercomResource,
                       data_root: DataRootResource) -> dg.MaterializeResult:
     root, workspace = data_root.path(), intercom.workspace_id()
-    label = writers.window_label(context.partition_key)
-    current = writers.read_rows(writers.window_part(root, "inventory", workspace, label))
+    label = partition_files.window_label(context.partition_key)
+    current = partition_files.read_rows(partition_files.window_part(root, "inventory", workspace, label))
     if not current:
         raise FileNotFoundError(f"no inventory for window {label}: materialize detection_inventory first")
-    previous_label = writers.previous_window(root, "inventory", workspace, label)
-    previous = (writers.read_rows(writers.window_part(root, "inventory", workspace, previous_label))
+    previous_label = partition_files.previous_window(root, "inventory", workspace, label)
+    previous = (partition_files.read_rows(partition_files.window_part(root, "inventory", workspace, previous_label))
                 if previous_label else None)
     now = datetime.now(UTC).replace(microsecond=0)
     rows = changes.diff_inventories(previous, current, now, previous_label,
                                     changes.ChangeConfig(count_threshold=config.count_threshold))
-    path = writers.window_part(root, "changes", workspace, label)
-    writers.write_rows(path, "changes", rows)
+    path = partition_files.window_part(root, "changes", workspace, label)
+    partition_files.write_rows(path, "changes", rows)
     return dg.MaterializeResult(metadata={
         "dagster/row_count": len(rows),
-        "dagster/column_schema": column_schema(schemas.CHANGE_SCHEMA),
+        "dagster/column_schema": column_schema(fixed_schemas.CHANGE_SCHEMA),
         "changes": dg.MetadataValue.md(report.changes_markdown(rows)),
         "affected_objects": ",".join(changes.affected_objects(rows)),
         "previous_window": previous_label or "none",

@@ -17,8 +17,9 @@ import pyarrow as pa
 
 from intercom_pipeline import settings
 from intercom_pipeline.defs.resources import DataRootResource, IntercomResource
-from intercom_pipeline.discovery import discover, objects, report, samples, schemas
-from intercom_pipeline.discovery.sampling import SampleConfig
+from intercom_pipeline.discovery import discover, objects, report, sample_store
+from intercom_pipeline.discovery.sample_selection import SampleConfig
+from intercom_pipeline.tables import fixed_schemas
 
 START_DATE = "2026-01-01"
 DISCOVERY_PARTITIONS = dg.MultiPartitionsDefinition({
@@ -38,7 +39,7 @@ def prefixed_key(name: str) -> dg.AssetKey:
 class DiscoveryConfig(dg.Config):
     sample_size: int = 200
     strata: int = 10
-    retention_days: int = samples.DEFAULT_RETENTION_DAYS
+    retention_days: int = sample_store.DEFAULT_RETENTION_DAYS
 
 
 def column_schema(schema: pa.Schema) -> dg.TableSchema:
@@ -79,18 +80,18 @@ def discovery_counts_and_samples(context: dg.AssetExecutionContext, config: Disc
     sample_config = SampleConfig(size=config.sample_size, strata=config.strata)
     collected = discover.collect(client, workspace, obj, day, sample_config)
     out = discover.write_collected(root, workspace, collected, now)
-    removed = samples.enforce_retention(root, now.date(), config.retention_days)
+    removed = sample_store.enforce_retention(root, now.date(), config.retention_days)
     calls = client.stats.calls - calls_before
     yield dg.MaterializeResult(asset_key=prefixed_key("discovery_counts"), metadata={
         "dagster/row_count": len(out["count_rows"]),
-        "dagster/column_schema": column_schema(schemas.COUNT_SCHEMA),
+        "dagster/column_schema": column_schema(fixed_schemas.COUNT_SCHEMA),
         "counts": dg.MetadataValue.md(report.counts_markdown(out["count_rows"])),
         "path": dg.MetadataValue.path(str(out["counts_path"])),
         "intercom_calls": calls,
     })
     yield dg.MaterializeResult(asset_key=prefixed_key("discovery_samples"), metadata={
         "dagster/row_count": out["sample_rows"],
-        "dagster/column_schema": column_schema(schemas.SAMPLE_SCHEMA),
+        "dagster/column_schema": column_schema(fixed_schemas.SAMPLE_SCHEMA),
         "method": out["method"],
         "path": dg.MetadataValue.path(str(out["sample_path"])),
         "retention_days": config.retention_days,
@@ -103,8 +104,8 @@ def discovery_counts_and_samples(context: dg.AssetExecutionContext, config: Disc
         metadata={"count": -1 if total is None else total, "sampled": out["sample_rows"]})
     yield dg.AssetCheckResult(
         check_name="sample_schema_stable", asset_key=prefixed_key("discovery_samples"),
-        passed=samples.schema_matches(out["sample_path"]),
-        metadata={"expected_columns": ", ".join(schemas.column_names(schemas.SAMPLE_SCHEMA))})
+        passed=sample_store.schema_matches(out["sample_path"]),
+        metadata={"expected_columns": ", ".join(fixed_schemas.column_names(fixed_schemas.SAMPLE_SCHEMA))})
 
 
 @dg.asset(
@@ -127,7 +128,7 @@ def discovery_classification(context: dg.AssetExecutionContext, intercom: Interc
     path, rows = discover.classify_partition(root, workspace, obj, day, now)
     yield dg.MaterializeResult(metadata={
         "dagster/row_count": len(rows),
-        "dagster/column_schema": column_schema(schemas.CLASSIFICATION_SCHEMA),
+        "dagster/column_schema": column_schema(fixed_schemas.CLASSIFICATION_SCHEMA),
         "preview": dg.MetadataValue.md(report.classification_markdown(rows)),
         "personal_data_fields": sum(1 for r in rows if r["category"]),
         "path": dg.MetadataValue.path(str(path)),

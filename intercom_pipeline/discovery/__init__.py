@@ -1,10 +1,10 @@
-"""System detection and responsible data discovery, as plain modules (Dagster wiring in ``defs/``).
+"""Responsible data discovery, as plain modules (Dagster wiring in ``defs/discovery.py``).
 
-- ``inventory`` / ``activity`` / ``changes``: the detection snapshot per window and its change feed;
-- ``counts`` / ``sampling`` / ``samples`` / ``discover``: per object and date, counts (exact or
-  estimated with bounds) and a reproducible, time-spread sample (0600, retention, erasure);
-- ``classify`` / ``detectors``: flattened fields classified into personal-data categories;
-- ``schemas`` / ``writers`` / ``report``: fixed Arrow schemas, hive-partitioned files, markdown.
+- ``counts`` / ``sample_selection`` / ``sample_store`` / ``discover``: per object and date, counts
+  (exact or estimated with bounds) and a reproducible, time-spread sample (0600, retention, erasure);
+- ``classify`` / ``detectors`` / ``names``: flattened fields classified into personal-data categories;
+- ``report``: markdown summaries. Tables (fixed schemas, partition files) are in ``intercom_pipeline.tables``;
+  detection (inventory, change feed) is in ``intercom_pipeline.detection``.
 
 Every output reads with one line (hive partitions ``workspace``, ``object``, ``date``/``window``
 become columns):

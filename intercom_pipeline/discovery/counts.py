@@ -3,7 +3,7 @@
 Exact: contacts (search ``total_count``, split users/leads), conversations and tickets (search
 ``total_count``), companies (``GET /counts``), articles, news items and newsfeeds (listed whole).
 Estimated: notes and data events exist only per contact, conversation parts per conversation. A
-stratified sample of parents is read (``sampling.py``), plus every count a parent record states
+stratified sample of parents is read (``sample_selection.py``), plus every count a parent record states
 about itself (a contact's ``notes.total_count``, a conversation's ``count_conversation_parts``) on
 the search pages already fetched; the total is the stratified estimator ``T = sum_h N_h * mean_h`` with variance
 ``sum_h N_h^2 (1 - n_h/N_h) s_h^2 / n_h`` and a normal-approximation interval. The lower bound is

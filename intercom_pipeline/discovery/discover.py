@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from intercom_pipeline.discovery import classify, counts, objects, samples, sampling, writers
+from intercom_pipeline.discovery import classify, counts, objects, sample_selection, sample_store
 from intercom_pipeline.discovery.classify import ClassifierConfig
-from intercom_pipeline.discovery.sampling import Sample, SampleConfig
+from intercom_pipeline.discovery.sample_selection import Sample, SampleConfig
+from intercom_pipeline.tables import partition_files
 
 COMPANY_LIST_LIMIT = 10_000  # POST /companies/list serves at most this many companies by page
 COMPANY_PAGE = 50
@@ -43,10 +44,10 @@ def collect(client: Any, workspace_id: str, obj: str, day: str, config: SampleCo
     """Read the API for one object: its sample and its count rows."""
     objects.check_object(obj)
     config = config or SampleConfig()
-    seed = sampling.seed_for(workspace_id, obj, day)
+    seed = sample_selection.seed_for(workspace_id, obj, day)
     until = day_end(day, _workspace_timezone(client))
     if obj in objects.SEARCHABLE:
-        sample = sampling.stratified_search(client, obj, config.size, seed, until, config, _window_query(client))
+        sample = sample_selection.stratified_search(client, obj, config.size, seed, until, config, _window_query(client))
         return Collected(obj, day, sample, counts.exact_rows(client, obj, until=until))
     if obj in PARENTS:
         return _per_parent(client, workspace_id, obj, day, config, seed, until)
@@ -54,7 +55,7 @@ def collect(client: Any, workspace_id: str, obj: str, day: str, config: SampleCo
         sample = _company_pages(client, config, seed, until)
         return Collected(obj, day, sample, counts.exact_rows(client, obj))
     listed = _before(list(_lister(client, obj)()), until)
-    sample = sampling.systematic_over_time(listed, config.size, seed)
+    sample = sample_selection.systematic_over_time(listed, config.size, seed)
     return Collected(obj, day, sample, counts.exact_rows(client, obj, listed=len(listed), until=until))
 
 
@@ -77,9 +78,9 @@ def _company_pages(client: Any, config: SampleConfig, seed: int, until: int) -> 
     sample = Sample(stratum_sizes=[len(p) for p in pages], seen=pages, method=(
         f"{len(pages)} pages of {COMPANY_PAGE} spread over {total_pages} list pages (by last activity), "
         f"even allocation, seeded draw" + (" (list capped at 10,000)" if last < total_pages else "")))
-    for index, (cands, k) in enumerate(zip(pages, sampling.allocate(config.size, [len(p) for p in pages]),
+    for index, (cands, k) in enumerate(zip(pages, sample_selection.allocate(config.size, [len(p) for p in pages]),
                                            strict=True)):
-        chosen = sampling.draw(cands, k, rng)
+        chosen = sample_selection.draw(cands, k, rng)
         sample.records.extend(chosen)
         sample.strata.extend([index] * len(chosen))
     return sample
@@ -149,8 +150,8 @@ def _per_parent(client: Any, workspace_id: str, obj: str, day: str, config: Samp
     """Notes, events, conversation parts: read a stratified sample of parents' items, sample them,
     and estimate the total from the per-parent counts."""
     spec = PARENTS[obj]
-    parent_seed = sampling.seed_for(workspace_id, f"{spec.resource}-for-{obj}", day)
-    parents = sampling.stratified_search(client, spec.resource, config.size, parent_seed, until, config,
+    parent_seed = sample_selection.seed_for(workspace_id, f"{spec.resource}-for-{obj}", day)
+    parents = sample_selection.stratified_search(client, spec.resource, config.size, parent_seed, until, config,
                                          _window_query(client))
     known = _summary_counts(parents, spec.summary)  # counts the candidate parents already state
     if known:  # read only parents that have items: every call then adds records to the sample
@@ -170,7 +171,7 @@ def _per_parent(client: Any, workspace_id: str, obj: str, day: str, config: Samp
             author = child.get("author") or {}
             extra = [str(author["id"])] if obj == "conversation_parts" and author.get("type") in ("user", "lead") else []
             links.append(list(dict.fromkeys(linked + extra)))
-    sample = sampling.systematic_over_time(pool, config.size, seed, links=links)
+    sample = sample_selection.systematic_over_time(pool, config.size, seed, links=links)
     sample.method = f"{len(parents.records)} {spec.resource} read ({parents.method}); then " + sample.method
     per_parent = {pid: n for pid, (n, _h) in known.items()}
     parent_strata = {pid: h for pid, (_n, h) in known.items()}
@@ -182,8 +183,8 @@ def _redraw_with_items(parents: Sample, known: dict[str, tuple[int, int]], size:
     rng = random.Random(seed)
     having = [[c for c in cands if known.get(str(c["id"]), (0, 0))[0] > 0] for cands in parents.seen]
     parents.records, parents.strata = [], []
-    for index, (cands, k) in enumerate(zip(having, sampling.allocate(size, [len(h) for h in having]), strict=True)):
-        chosen = sampling.draw(cands, k, rng)
+    for index, (cands, k) in enumerate(zip(having, sample_selection.allocate(size, [len(h) for h in having]), strict=True)):
+        chosen = sample_selection.draw(cands, k, rng)
         parents.records.extend(chosen)
         parents.strata.extend([index] * len(chosen))
     parents.method += "; parents drawn among those that state at least one item"
@@ -206,11 +207,11 @@ def _summary_counts(parents: Sample, summary: tuple[str, str] | None) -> dict[st
 
 def write_collected(data_root: Path, workspace_id: str, collected: Collected, now: datetime) -> dict[str, Any]:
     """Write the sample (0600) and the counts; returns paths and row counts for metadata."""
-    sample_path, sample_table = samples.write_sample(data_root, workspace_id, collected.obj, collected.day,
+    sample_path, sample_table = sample_store.write_sample(data_root, workspace_id, collected.obj, collected.day,
                                                     collected.sample, now)
     rows = [row | {"sampled_records": sample_table.num_rows, "counted_at": now} for row in collected.count_rows]
-    counts_path = writers.object_part(data_root, "counts", workspace_id, collected.obj, collected.day)
-    writers.write_rows(counts_path, "counts", rows)
+    counts_path = partition_files.object_part(data_root, "counts", workspace_id, collected.obj, collected.day)
+    partition_files.write_rows(counts_path, "counts", rows)
     return {"sample_path": sample_path, "sample_rows": sample_table.num_rows, "counts_path": counts_path,
             "count_rows": rows, "method": collected.sample.method}
 
@@ -218,16 +219,16 @@ def write_collected(data_root: Path, workspace_id: str, collected: Collected, no
 def classify_partition(data_root: Path, workspace_id: str, obj: str, day: str, now: datetime,
                        config: ClassifierConfig | None = None) -> tuple[Path, list[dict[str, Any]]]:
     """Classify the fields of one sample partition and write the classification rows."""
-    sample_path = writers.object_part(data_root, "samples", workspace_id, obj, day)
+    sample_path = partition_files.object_part(data_root, "samples", workspace_id, obj, day)
     if not sample_path.exists():
         raise FileNotFoundError(f"no sample for object={obj} date={day}: materialize discovery_samples first")
-    rows = classify.classify_records(samples.read_records(sample_path), obj, config, now)
-    path = writers.object_part(data_root, "classification", workspace_id, obj, day)
-    writers.write_rows(path, "classification", rows)
+    rows = classify.classify_records(sample_store.read_records(sample_path), obj, config, now)
+    path = partition_files.object_part(data_root, "classification", workspace_id, obj, day)
+    partition_files.write_rows(path, "classification", rows)
     return path, rows
 
 
 def sampled_fields(data_root: Path, workspace_id: str, obj: str, day: str) -> set[str]:
-    path = writers.object_part(data_root, "samples", workspace_id, obj, day)
-    values, _n = classify.field_values(samples.read_records(path))
+    path = partition_files.object_part(data_root, "samples", workspace_id, obj, day)
+    values, _n = classify.field_values(sample_store.read_records(path))
     return set(values)

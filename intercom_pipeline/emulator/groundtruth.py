@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from intercom_pipeline.emulator.dataset import PII_CATEGORIES, WorkspaceData
-from intercom_pipeline.emulator.generator_catalog import COMPANY_CUSTOM, CONTACT_CUSTOM, CONVERSATION_CUSTOM
+from intercom_pipeline.emulator.generator.catalog import COMPANY_CUSTOM, CONTACT_CUSTOM, CONVERSATION_CUSTOM
 
 SAMPLE = 3000  # records per type scanned for paths; structure is uniform, rare keys appear well before
 

@@ -73,7 +73,7 @@ class Emulator:
 
     # -- construction -------------------------------------------------------------------------
     def _generate(self) -> WorkspaceData:
-        from intercom_pipeline.emulator.generator import generate
+        from intercom_pipeline.emulator.generator.workspace import generate
 
         return generate(self.config.seed, self.config.contacts, now=self._now, timezone=self.config.timezone)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from intercom_pipeline import storage
-from intercom_pipeline.erasure import erasable
+from intercom_pipeline.erasure_registry import erasable
 from intercom_pipeline.privacy.access import ContactData, Masker, select
 from intercom_pipeline.privacy.requests import OBJECT_TYPES, PrivacyRequest
 

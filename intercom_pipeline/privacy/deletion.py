@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from intercom_pipeline import erasure
+from intercom_pipeline import erasure_registry
 from intercom_pipeline.privacy import audit
 from intercom_pipeline.privacy.access import MAX_OR_FILTERS, find_contacts, participant_query
 from intercom_pipeline.privacy.ledger import Ledger, now_iso
@@ -198,7 +198,7 @@ def erase_local(data_root: Path, request_id: str, workspace_id: str | None = Non
     workspace_id = workspace_id or plan["workspace_id"]
     contact_ids = frozenset(plan["contacts"])
     rewritten: dict[str, list[str]] = {}
-    for target in erasure.targets():
+    for target in erasure_registry.targets():
         files = target.erase(data_root, workspace_id, contact_ids) if contact_ids else []
         rewritten[target.name] = [_relative(path, data_root) for path in files]
     audit.append(data_root, "local_copies_erased", request_id, contacts=len(contact_ids),

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from intercom_pipeline.discovery import activity, changes, inventory, writers
+from intercom_pipeline.detection import activity, changes, inventory
+from intercom_pipeline.tables import partition_files
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
@@ -60,7 +61,7 @@ def test_negative_threshold_is_refused() -> None:
 
 def _snapshot(client, data_root, label: str, start: datetime) -> list[dict]:
     rows = inventory.build_inventory(client, start, start + timedelta(hours=1), NOW)
-    writers.write_rows(writers.window_part(data_root, "inventory", client.workspace_id, label), "inventory", rows)
+    partition_files.write_rows(partition_files.window_part(data_root, "inventory", client.workspace_id, label), "inventory", rows)
     return rows
 
 
@@ -68,7 +69,7 @@ def test_change_feed_catches_an_attribute_added_between_two_runs(emulator, clien
     first = _snapshot(client, data_root, "2026-11-20-1000", NOW - timedelta(hours=2))
     emulator.backend.add_data_attribute("contact", "loyalty_tier", "string")
     second = _snapshot(client, data_root, "2026-11-20-1100", NOW - timedelta(hours=1))
-    previous = writers.previous_window(data_root, "inventory", client.workspace_id, "2026-11-20-1100")
+    previous = partition_files.previous_window(data_root, "inventory", client.workspace_id, "2026-11-20-1100")
     assert previous == "2026-11-20-1000"
     rows = changes.diff_inventories(first, second, NOW, previous)
     assert [(r["change"], r["object"], r["name"], r["new_value"]) for r in rows] == [

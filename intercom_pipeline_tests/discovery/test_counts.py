@@ -7,7 +7,7 @@ import random
 import pytest
 
 from intercom_pipeline.discovery import counts, discover
-from intercom_pipeline.discovery.sampling import SampleConfig
+from intercom_pipeline.discovery.sample_selection import SampleConfig
 from intercom_pipeline_tests.discovery.conftest import DAY, visible_contact_ids
 
 

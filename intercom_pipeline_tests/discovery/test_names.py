@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from intercom_pipeline.discovery import classify, detectors, names
-from intercom_pipeline.emulator.generator_text import LOCALES
+from intercom_pipeline.emulator.generator.text import LOCALES
 
 OUTSIDE_NAMES = (
     "Oluwaseun Adebayo", "Nguyễn Thị Minh", "Siobhán Ní Bhriain", "Kwame Mensah", "Aarav Sharma",
@@ -157,7 +157,7 @@ def test_prose_without_a_person_is_not_flagged(text: str) -> None:
 
 def _swap_vocabulary(records: list[dict], seed: int) -> list[dict]:
     """The records with every name word of the fake's vocabulary replaced by a word of OUTSIDE_NAMES."""
-    from intercom_pipeline.emulator.generator_text import build_pools
+    from intercom_pipeline.emulator.generator.text import build_pools
 
     pools = build_pools(seed)
     vocabulary = sorted({word for group in pools.first + pools.last for name in group for word in name.split()

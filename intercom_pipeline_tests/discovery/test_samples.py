@@ -9,9 +9,10 @@ from datetime import UTC, date, datetime
 import pyarrow.parquet as pq
 import pytest
 
-from intercom_pipeline import erasure
-from intercom_pipeline.discovery import discover, samples, sampling, schemas, writers
-from intercom_pipeline.discovery.sampling import Sample, SampleConfig
+from intercom_pipeline import erasure_registry
+from intercom_pipeline.discovery import discover, sample_selection, sample_store
+from intercom_pipeline.discovery.sample_selection import Sample, SampleConfig
+from intercom_pipeline.tables import fixed_schemas, partition_files
 from intercom_pipeline_tests.discovery.conftest import DAY
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -57,9 +58,9 @@ def test_company_sample_reads_pages_spread_over_the_whole_list(emulator, client,
 
 
 def test_allocation_and_strata_helpers() -> None:
-    assert sampling.allocate(10, [5, 0, 100]) == [5, 0, 5]
-    assert sum(sampling.allocate(200, [30] * 10)) == 200
-    windows = sampling.time_strata(1_000, 1_000 + 10 * 86_400, 4)
+    assert sample_selection.allocate(10, [5, 0, 100]) == [5, 0, 5]
+    assert sum(sample_selection.allocate(200, [30] * 10)) == 200
+    windows = sample_selection.time_strata(1_000, 1_000 + 10 * 86_400, 4)
     assert windows[0][0] % 86_400 == 0 and all(a < b for a, b in windows)
     assert all(prev[1] == nxt[0] for prev, nxt in zip(windows, windows[1:], strict=False))
     with pytest.raises(ValueError, match="sample size"):
@@ -74,11 +75,11 @@ def _write(data_root, client, obj: str, day: str) -> discover.Collected:
 
 def test_sample_files_are_private_and_have_the_fixed_schema(client, data_root) -> None:
     _write(data_root, client, "contacts", DAY)
-    path = writers.object_part(data_root, "samples", client.workspace_id, "contacts", DAY)
+    path = partition_files.object_part(data_root, "samples", client.workspace_id, "contacts", DAY)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     for folder in (path.parent, path.parent.parent, path.parent.parent.parent, data_root / "discovery" / "samples"):
         assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700, folder
-    assert samples.schema_matches(path)
+    assert sample_store.schema_matches(path)
     table = pq.read_table(path)
     assert table.num_rows == 40 and table["contact_id"].null_count == 0
 
@@ -89,24 +90,24 @@ def test_a_new_custom_attribute_never_changes_the_schema(data_root) -> None:
     paths = []
     for day, record in (("2026-11-01", base), ("2026-11-02", grown)):
         sample = Sample(records=[record], strata=[0], stratum_sizes=[1])
-        path, _t = samples.write_sample(data_root, "ws1", "contacts", day, sample, NOW)
+        path, _t = sample_store.write_sample(data_root, "ws1", "contacts", day, sample, NOW)
         paths.append(path)
     assert pq.read_schema(paths[0]).equals(pq.read_schema(paths[1]))
-    assert pq.read_schema(paths[0]).remove_metadata().equals(schemas.SAMPLE_SCHEMA)
+    assert pq.read_schema(paths[0]).remove_metadata().equals(fixed_schemas.SAMPLE_SCHEMA)
 
 
 def test_retention_deletes_only_partitions_older_than_the_period(data_root) -> None:
     sample = Sample(records=[{"id": "1", "created_at": 1}], strata=[0], stratum_sizes=[1])
     for day in ("2026-10-01", "2026-10-21", "2026-11-20"):
-        samples.write_sample(data_root, "ws1", "contacts", day, sample, NOW)
-    removed = samples.enforce_retention(data_root, date(2026, 11, 20), retention_days=30)
+        sample_store.write_sample(data_root, "ws1", "contacts", day, sample, NOW)
+    removed = sample_store.enforce_retention(data_root, date(2026, 11, 20), retention_days=30)
     assert [p.name for p in removed] == ["date=2026-10-01"]
     left = sorted(p.name for p in (data_root / "discovery/samples/workspace=ws1/object=contacts").iterdir())
     assert left == ["date=2026-10-21", "date=2026-11-20"]
-    assert [p.name for p in samples.enforce_retention(data_root, date(2026, 11, 20), retention_days=5)] == [
+    assert [p.name for p in sample_store.enforce_retention(data_root, date(2026, 11, 20), retention_days=5)] == [
         "date=2026-10-21"]
     with pytest.raises(ValueError, match="retention_days"):
-        samples.enforce_retention(data_root, date(2026, 11, 20), retention_days=-1)
+        sample_store.enforce_retention(data_root, date(2026, 11, 20), retention_days=-1)
 
 
 def test_erasure_registry_drops_a_deleted_contacts_rows_everywhere(emulator, client, data_root) -> None:
@@ -116,7 +117,7 @@ def test_erasure_registry_drops_a_deleted_contacts_rows_everywhere(emulator, cli
     _write(data_root, client, "notes", DAY)
     # A contact who appears in the conversation sample (as a participant).
     victim = conversations.sample.records[0]["contacts"]["contacts"][0]["id"]
-    target = next(t for t in erasure.targets() if t.name == "discovery.samples")
+    target = next(t for t in erasure_registry.targets() if t.name == "discovery.samples")
     changed = target.erase(data_root, ws, frozenset({victim}))
     assert changed, "the conversation sample held the contact"
     for path in (data_root / "discovery/samples").rglob("part.parquet"):

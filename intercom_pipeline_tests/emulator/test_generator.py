@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from intercom_pipeline.emulator.dataset import PII_CATEGORIES, WorkspaceData
-from intercom_pipeline.emulator.generator import generate
-from intercom_pipeline.emulator.generator_catalog import segment_members
-from intercom_pipeline.emulator.generator_text import build_pools, luhn_valid
+from intercom_pipeline.emulator.generator.catalog import segment_members
+from intercom_pipeline.emulator.generator.text import build_pools, luhn_valid
+from intercom_pipeline.emulator.generator.workspace import generate
 from intercom_pipeline.emulator.groundtruth import OBJECT_TYPES, field_paths, flatten, records_by_type
 
 NOW = 1_763_776_800  # 2025-11-22 02:00:00 UTC, a fixed anchor
@@ -41,7 +41,7 @@ def test_same_inputs_give_byte_identical_data(ws: WorkspaceData) -> None:
 
 def test_identical_across_processes(ws: WorkspaceData) -> None:
     # A restarted emulator (--state FILE) regenerates the workspace: string hashing must not leak in.
-    code = ("import hashlib, json; from intercom_pipeline.emulator.generator import generate; "
+    code = ("import hashlib, json; from intercom_pipeline.emulator.generator.workspace import generate; "
             f"d = generate(seed=7, contacts=300, now={NOW}); "
             "print(hashlib.sha256(json.dumps(d.__dict__, sort_keys=True, ensure_ascii=False).encode()).hexdigest())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

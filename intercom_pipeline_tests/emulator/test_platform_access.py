@@ -132,7 +132,7 @@ def test_live_emulator_fixture_resets(live_emulator):
 def test_cli_arguments_make_the_config():
     import argparse
 
-    from intercom_pipeline.emulator.commands import config_from_args, register
+    from intercom_pipeline.cli.emulator import config_from_args, register
 
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())

@@ -7,8 +7,8 @@ import duckdb
 import pyarrow.parquet as pq
 
 from intercom_pipeline.exports import graph, runs, warehouse
-from intercom_pipeline.exports.erasure import erase_exports
 from intercom_pipeline.exports.streams import warehouse_modes
+from intercom_pipeline.exports.subject_erasure import erase_exports
 from intercom_pipeline.exports.writer import dataset_files
 from intercom_pipeline_tests.exports import _fake
 from intercom_pipeline_tests.exports._fake import DAY, day_start

@@ -8,11 +8,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from intercom_pipeline import erasure
+from intercom_pipeline import erasure_registry
 from intercom_pipeline.exports import incremental, warehouse
-from intercom_pipeline.exports.erasure import erase_exports
 from intercom_pipeline.exports.schema import Converter, Registry, col, converter_for
 from intercom_pipeline.exports.streams import CONTACT_COLUMNS, STREAMS
+from intercom_pipeline.exports.subject_erasure import erase_exports
 from intercom_pipeline.exports.writer import DatasetWriter, dataset_files, stream_root
 from intercom_pipeline.pseudonyms import file_mode
 
@@ -146,7 +146,7 @@ def test_erasure_removes_contact_rows_everywhere(tmp_path):
     _write(tmp_path, "conversation_parts", "updated_date", "2026-01-01",
            [{"id": "p1", "c": "c1", "a": "x"}, {"id": "p2", "c": "c2", "a": "gone"}, {"id": "p3", "c": "c2", "a": "kept"}],
            [col("id"), col("conversation_id", "str", "c"), col("author_id", "str", "a")])
-    assert "exports" in {t.name for t in erasure.targets()}
+    assert "exports" in {t.name for t in erasure_registry.targets()}
     changed = erase_exports(tmp_path, "ws1", frozenset({"gone"}))
     assert len(changed) == 4
     assert warehouse.read_stream(tmp_path, "contacts")["id"].tolist() == ["kept"]

@@ -11,7 +11,7 @@ import dagster as dg
 import httpx
 import pytest
 
-from intercom_pipeline import cli
+from intercom_pipeline.cli import main as cli
 from intercom_pipeline.defs.resources import DataRootResource, IntercomResource
 from intercom_pipeline.defs.resources import defs as resource_defs
 from intercom_pipeline.intercom._capabilities import CAPABILITIES

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from intercom_pipeline import cli, storage
+from intercom_pipeline import storage
+from intercom_pipeline.cli import main as cli
 from intercom_pipeline.emulator import Emulator, EmulatorConfig
 from intercom_pipeline.emulator.config import DEFAULT_TOKEN
 from intercom_pipeline.privacy import audit

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from intercom_pipeline import erasure, storage
+from intercom_pipeline import erasure_registry, storage
 from intercom_pipeline.privacy import audit
 from intercom_pipeline.privacy.access_package import run_access
 from intercom_pipeline.privacy.deletion import ARCHIVED_NOTE, ContactMismatch, run_deletion
@@ -148,7 +148,7 @@ def test_local_copies_are_erased_through_the_registry_and_listed(emulator, clien
         calls.append(contact_ids)
         return [root / "test_dataset" / "part.parquet"]
 
-    monkeypatch.setitem(erasure._REGISTRY, "test.dataset", erasure.ErasureTarget("test.dataset", erase_test_dataset))
+    monkeypatch.setitem(erasure_registry._REGISTRY, "test.dataset", erasure_registry.ErasureTarget("test.dataset", erase_test_dataset))
     receipt = storage.read_json(run_deletion(client, deletion_request(shared["email"]), data_root, sleep=no_sleep))
     assert calls == [frozenset({shared["user_id"], shared["lead_id"]})]
     files = receipt["local_erasure"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from intercom_pipeline.emulator.generator_base import DAY, Ctx
-from intercom_pipeline.emulator.generator_contacts import PlanRow
-from intercom_pipeline.emulator.generator_text import LOCALES, ip_address, pick, rint
+from intercom_pipeline.emulator.generator.base import DAY, Ctx
+from intercom_pipeline.emulator.generator.contacts import PlanRow
+from intercom_pipeline.emulator.generator.text import LOCALES, ip_address, pick, rint
 
 ARTICLE_TOPICS = ("Getting started", "Billing and invoices", "Resetting your password", "Exporting reports",
                   "Single sign-on", "Inviting teammates", "Deleting your account", "API tokens",

@@ -25,8 +25,8 @@ Eraser = Callable[[Path, str, frozenset[str]], list[Path]]
 # Modules whose import registers erasers. A new dataset adds its module here.
 PROVIDER_MODULES = (
     "intercom_pipeline.privacy.access_package",
-    "intercom_pipeline.discovery.samples",
-    "intercom_pipeline.exports.erasure",
+    "intercom_pipeline.discovery.sample_store",
+    "intercom_pipeline.exports.subject_erasure",
 )
 
 
@@ -48,12 +48,9 @@ def erasable(name: str) -> Callable[[Eraser], Eraser]:
 
 
 def targets() -> list[ErasureTarget]:
+    # A provider that fails to import is an error: erasure must never skip a dataset silently.
     for module in PROVIDER_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+        importlib.import_module(module)
     return sorted(_REGISTRY.values(), key=lambda target: target.name)
 
 

@@ -1,25 +1,21 @@
 """The ``intercom-pipeline`` console script.
 
-This module only assembles subcommands. Each area adds its own in ``<area>/commands.py`` through a
-``register(subparsers)`` function and is listed in ``COMMAND_MODULES``; the handlers live there.
+This module only assembles subcommands. Each command family is one module of this package with a
+``register(subparsers)`` function, listed in ``COMMAND_MODULES``; the handlers live there. A module
+that fails to import is an error, never a silently missing command.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 import warnings
 from collections.abc import Sequence
 
-COMMAND_MODULES = (
-    "intercom_pipeline.emulator.commands",
-    "intercom_pipeline.intercom_commands",
-    "intercom_pipeline.privacy_commands",
-    "intercom_pipeline.demo",
-    "intercom_pipeline.ui",
-)
+from intercom_pipeline.cli import demo, emulator, intercom, privacy, ui
+
+COMMAND_MODULES = (emulator, intercom, privacy, demo, ui)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,13 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
+    for module in COMMAND_MODULES:
         module.register(subparsers)
     return parser
 

@@ -19,9 +19,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from intercom_pipeline import storage
-from intercom_pipeline.discovery import objects, schemas, writers
-from intercom_pipeline.discovery.sampling import Sample
-from intercom_pipeline.erasure import erasable, rewrite_without
+from intercom_pipeline.discovery import objects
+from intercom_pipeline.discovery.sample_selection import Sample
+from intercom_pipeline.erasure_registry import erasable, rewrite_without
+from intercom_pipeline.tables import fixed_schemas, partition_files
 
 DATASET = "discovery/samples"
 DEFAULT_RETENTION_DAYS = 30
@@ -61,8 +62,8 @@ def _record_id(record: dict[str, Any]) -> str:
 
 def write_sample(data_root: Path, workspace_id: str, obj: str, day: str, sample: Sample,
                  sampled_at: datetime) -> tuple[Path, pa.Table]:
-    path = writers.private_folders(data_root, "samples", workspace_id, object=obj, date=day) / writers.PART
-    return path, writers.write_rows(path, "samples", sample_rows(obj, sample, sampled_at))
+    path = partition_files.private_folders(data_root, "samples", workspace_id, object=obj, date=day) / partition_files.PART
+    return path, partition_files.write_rows(path, "samples", sample_rows(obj, sample, sampled_at))
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
@@ -73,7 +74,7 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 
 def schema_matches(path: Path) -> bool:
     """True when a sample file has exactly SAMPLE_SCHEMA (names, types and order)."""
-    return pq.read_schema(path).remove_metadata().equals(schemas.SAMPLE_SCHEMA, check_metadata=False)
+    return pq.read_schema(path).remove_metadata().equals(fixed_schemas.SAMPLE_SCHEMA, check_metadata=False)
 
 
 def enforce_retention(data_root: Path, today: date, retention_days: int = DEFAULT_RETENTION_DAYS,
@@ -106,8 +107,8 @@ def erase_contacts(data_root: Path, workspace_id: str, contact_ids: frozenset[st
         return []
     ids = pa.array(sorted(contact_ids), type=pa.string())
     changed = []
-    for path in sorted(base.glob(f"object=*/date=*/{writers.PART}")):
-        table = pq.read_table(path, schema=schemas.SAMPLE_SCHEMA)
+    for path in sorted(base.glob(f"object=*/date=*/{partition_files.PART}")):
+        table = pq.read_table(path, schema=fixed_schemas.SAMPLE_SCHEMA)
         direct = pc.fill_null(pc.is_in(table["contact_id"], value_set=ids), False)
         linked = _any_linked(table, contact_ids)
         if rewrite_without(path, table, pc.or_(direct, pa.array(linked)), private=True):

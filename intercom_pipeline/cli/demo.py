@@ -85,7 +85,7 @@ def run_demo(args: argparse.Namespace) -> int:
         from intercom_pipeline.definitions import defs  # after the environment points at Intercom
 
         run = DemoRun(connection, instance, defs, data_root())
-        from intercom_pipeline import demo_steps
+        from intercom_pipeline.cli import demo_steps
 
         for title, action in demo_steps.steps(run):
             run.step(title, lambda action=action: action(run))

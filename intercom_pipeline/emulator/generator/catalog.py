@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from intercom_pipeline.emulator.generator_base import DAY, Ctx
-from intercom_pipeline.emulator.generator_text import pick, rint
+from intercom_pipeline.emulator.generator.base import DAY, Ctx
+from intercom_pipeline.emulator.generator.text import pick, rint
 
 # (name, data_type, PII category or None, label, description)
 CONTACT_CUSTOM: tuple[tuple[str, str, str | None, str, str], ...] = (

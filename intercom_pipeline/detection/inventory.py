@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from intercom_pipeline.discovery import activity
+from intercom_pipeline.detection import activity
 
 ATTRIBUTE_MODELS = {"contact": "contacts", "company": "companies", "conversation": "conversations"}
 

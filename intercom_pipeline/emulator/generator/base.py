@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from intercom_pipeline.emulator.generator_text import FREE_MAIL, LOCALES, Pools, build_pools, pick, rint
+from intercom_pipeline.emulator.generator.text import FREE_MAIL, LOCALES, Pools, build_pools, pick, rint
 
 DAY = 86_400
 JA = next(i for i, row in enumerate(LOCALES) if row[0] == "ja_JP")

@@ -52,8 +52,8 @@ import time
 from typing import Any
 
 from intercom_pipeline.emulator.dataset import WorkspaceData
-from intercom_pipeline.emulator.generator_base import DAY, Ctx, summary
-from intercom_pipeline.emulator.generator_catalog import (
+from intercom_pipeline.emulator.generator.base import DAY, Ctx, summary
+from intercom_pipeline.emulator.generator.catalog import (
     build_admins,
     build_app,
     build_data_attributes,
@@ -62,20 +62,20 @@ from intercom_pipeline.emulator.generator_catalog import (
     build_tags,
     segment_members,
 )
-from intercom_pipeline.emulator.generator_contacts import build_companies, build_contact, plan_people
-from intercom_pipeline.emulator.generator_content import (
+from intercom_pipeline.emulator.generator.contacts import build_companies, build_contact, plan_people
+from intercom_pipeline.emulator.generator.content import (
     build_articles,
     build_events,
     build_news_items,
     build_newsfeeds,
 )
-from intercom_pipeline.emulator.generator_messages import (
+from intercom_pipeline.emulator.generator.messages import (
     build_conversations,
     build_notes,
     build_tickets,
     note_author,
 )
-from intercom_pipeline.emulator.generator_text import LOCALES
+from intercom_pipeline.emulator.generator.text import LOCALES
 from intercom_pipeline.emulator.groundtruth import build_ground_truth
 
 EU_CODES = frozenset({"DE", "FR", "ES", "IT", "PL", "NL", "DK", "SE", "IE"})

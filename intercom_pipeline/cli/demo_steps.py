@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 import dagster as dg
 import orjson
 
-from intercom_pipeline.demo import dataset_rows, drop_in_inbox, new_request_id
+from intercom_pipeline.cli.demo import dataset_rows, drop_in_inbox, new_request_id
 
 if TYPE_CHECKING:
-    from intercom_pipeline.demo import DemoRun
+    from intercom_pipeline.cli.demo import DemoRun
 
 INBOX_SENSOR = "privacy_inbox_sensor"
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from intercom_pipeline.emulator.generator_base import DAY, Ctx, Person
-from intercom_pipeline.emulator.generator_catalog import PLAN_TIERS
-from intercom_pipeline.emulator.generator_text import (
+from intercom_pipeline.emulator.generator.base import DAY, Ctx, Person
+from intercom_pipeline.emulator.generator.catalog import PLAN_TIERS
+from intercom_pipeline.emulator.generator.text import (
     LOCALES,
     PROFILE_NOTES,
     ascii_fold,

@@ -1,4 +1,4 @@
-"""Erasure of deleted contacts from the Parquet exports (joins ``intercom_pipeline.erasure``'s registry).
+"""Erasure of deleted contacts from the Parquet exports (joins ``intercom_pipeline.erasure_registry``'s registry).
 
 Which rows go, per stream (the link column in brackets):
 - contacts [id]; contact_companies, contact_tags, company_contacts, notes [contact_id];
@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from intercom_pipeline.erasure import erasable, erase_parquet_rows, rewrite_without
+from intercom_pipeline.erasure_registry import erasable, erase_parquet_rows, rewrite_without
 from intercom_pipeline.exports.writer import dataset_files
 
 SCALAR_LINKS = {

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from intercom_pipeline.emulator.generator_base import DAY, Ctx
-from intercom_pipeline.emulator.generator_contacts import PlanRow, fill_text
-from intercom_pipeline.emulator.generator_text import (
+from intercom_pipeline.emulator.generator.base import DAY, Ctx
+from intercom_pipeline.emulator.generator.contacts import PlanRow, fill_text
+from intercom_pipeline.emulator.generator.text import (
     CONV_ADMIN_REPLIES,
     CONV_CONTACT_REPLIES,
     CONV_OPENERS,

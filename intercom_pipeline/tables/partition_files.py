@@ -18,16 +18,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from intercom_pipeline import storage
-from intercom_pipeline.discovery import schemas
+from intercom_pipeline.tables import fixed_schemas
 
 PART = "part.parquet"
 DATASETS: dict[str, tuple[str, pa.Schema, bool]] = {
     # name: (dataset folder under the data root, schema, holds personal data)
-    "counts": ("discovery/counts", schemas.COUNT_SCHEMA, False),
-    "samples": ("discovery/samples", schemas.SAMPLE_SCHEMA, True),
-    "classification": ("discovery/classification", schemas.CLASSIFICATION_SCHEMA, False),
-    "inventory": ("detection/inventory", schemas.INVENTORY_SCHEMA, False),
-    "changes": ("detection/changes", schemas.CHANGE_SCHEMA, False),
+    "counts": ("discovery/counts", fixed_schemas.COUNT_SCHEMA, False),
+    "samples": ("discovery/samples", fixed_schemas.SAMPLE_SCHEMA, True),
+    "classification": ("discovery/classification", fixed_schemas.CLASSIFICATION_SCHEMA, False),
+    "inventory": ("detection/inventory", fixed_schemas.INVENTORY_SCHEMA, False),
+    "changes": ("detection/changes", fixed_schemas.CHANGE_SCHEMA, False),
 }
 
 
@@ -50,7 +50,7 @@ def window_part(data_root: Path, name: str, workspace_id: str, window: str) -> P
 def write_rows(path: Path, name: str, rows: list[dict[str, Any]]) -> pa.Table:
     """Write ``rows`` with the dataset's schema to ``path`` atomically (0600 if the dataset is private)."""
     _folder, schema, private = _dataset(name)
-    table = schemas.table_from_rows(rows, schema)
+    table = fixed_schemas.table_from_rows(rows, schema)
     storage.write_parquet(path, table, private=private)
     return table
 
