@@ -24,7 +24,7 @@ from intercom_pipeline.exports.incremental import (
     write_by_day,
 )
 from intercom_pipeline.exports.schema import Converter, SchemaInfo, converter_for
-from intercom_pipeline.exports.slicing import fan_out, window_records
+from intercom_pipeline.exports.slicing import fan_out, probe, window_records
 from intercom_pipeline.exports.streams import PARTS, STREAMS, Stream
 from intercom_pipeline.exports.writer import DatasetWriter, stream_root
 
@@ -178,9 +178,10 @@ def export_incremental(
     workspace, tz = client.workspace_id, client.workspace_timezone
     info = converter_for(stream, client, stream_root(data_root, name, workspace), _iso(now))
     query = q.updated_window("updated_at", window.start, window.end, tz)
+    first = probe(client, stream.resource, window)
     # Exact only when the workspace's day is the UTC day (the partitions' day): otherwise the
     # day-granular total also counts the edges of neighbouring windows.
-    expected = client.search_total(stream.resource, query) if tz == "UTC" else None
+    expected = first.total if tz == "UTC" else None
     dedupe = Deduper()
     parts_info = converter_for(PARTS, client, stream_root(data_root, PARTS.name, workspace), _iso(now))
     with _writer(data_root, stream, workspace, info.converter) as writer:
@@ -191,7 +192,7 @@ def export_incremental(
                 for day in window.published_days(parts_writer.published()):
                     parts_writer.ensure(day)
             hook, drop = (parts.on_batch, parts_writer.drop) if parts and parts_writer else (None, None)
-            stats = export_window(name, window_records(client, stream.resource, window, expected), window,
+            stats = export_window(name, window_records(client, stream.resource, window, first), window,
                                   info.converter, writer, BATCH, hook, dedupe, drop)
             rescanned: set[str] = set()
             recovered = 0
@@ -199,7 +200,7 @@ def export_incremental(
                 # Fewer than the server counted: records may have moved while a cursor was walking
                 # (pages shift under it). Walk the window again and export what the first walk missed.
                 before = len(dedupe.seen)
-                again = _noting(window_records(client, stream.resource, window, expected), rescanned, dedupe.seen)
+                again = _noting(window_records(client, stream.resource, window, first), rescanned, dedupe.seen)
                 extra = export_window(name, again, window, info.converter, writer, BATCH, hook, dedupe, drop)
                 stats.merge(extra)
                 recovered = len(dedupe.seen) - before

@@ -70,17 +70,20 @@ class ConcurrencyMixin:
         end: int | None = None,
         slices: int | None = None,
         per_page: int | None = None,
+        total: int | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every record with ``start <= record[field] < end`` exactly, walked as concurrent
         day-aligned time slices. De-duplicated by id: a record updated while the walk runs (so
-        seen in two slices) is yielded again only if the second copy is newer."""
+        seen in two slices) is yielded again only if the second copy is newer. ``total``: the
+        day-granular ``total_count`` of the window when the caller knows it (saves a call)."""
         if end is None:
             raise ValueError("search_window needs end= (Unix seconds, exclusive)")
         exact = self.config.version == "Preview"
         timezone = "UTC" if exact else self.workspace_timezone  # type: ignore[attr-defined]
         size = self._per_page(per_page)  # type: ignore[attr-defined]
-        wanted = slices or 4 * self.config.max_concurrency
-        total = self.search_total(resource, window_query(field, start, end, timezone))  # type: ignore[attr-defined]
+        wanted = slices or self.search_cursors() + 2
+        if total is None:
+            total = self.search_total(resource, window_query(field, start, end, timezone))  # type: ignore[attr-defined]
         if total == 0:
             return  # the day-aligned superset is empty, so the exact window is too
         planner = _Planner(
@@ -90,7 +93,7 @@ class ConcurrencyMixin:
         )
         walk = partial(self._walk_slice, resource, field, timezone, size, planner)
         latest: dict[str, Any] = {}
-        for batch in _run(walk, planner, self._useful_concurrency()):
+        for batch in _run(walk, planner, self.search_cursors()):
             for record in batch:
                 key = str(record.get("id"))
                 value = record.get(field)
@@ -127,17 +130,11 @@ class ConcurrencyMixin:
         if batch:
             yield batch
 
-    def _useful_concurrency(self) -> int:
-        """Enough cursors to keep the budget busy at the observed latency, and no more: the
-        budget is shared fairly between threads, so surplus threads only slow down the longest
-        slice and lengthen the tail."""
-        cap = self.config.max_concurrency
-        stats, budget = self.stats, self.budget  # type: ignore[attr-defined]
-        if not stats.calls:
-            return cap
-        latency = stats.request_seconds / stats.calls
-        need = math.ceil(budget.target_per_second * latency * 2) + 1
-        return max(2, min(cap, need))
+    def search_cursors(self) -> int:
+        """Cursors worth walking at once: as many as requests the budget keeps in flight at the
+        observed latency (``InFlightLimit``), and no more: the budget is shared fairly between
+        threads, so surplus cursors only slow down the longest slice and lengthen the tail."""
+        return max(2, self._inflight.limit)  # type: ignore[attr-defined]
 
 
 class _Planner:
