@@ -19,6 +19,7 @@ from intercom_pipeline.exports import completeness as cc
 from intercom_pipeline.exports.incremental import (
     DAY,
     Deduper,
+    Window,
     export_window,
     frozen_window,
     write_by_day,
@@ -46,23 +47,27 @@ class ExportOutcome:
         return sum(self.partitions.values())
 
 
-# Buffer budgets per writer. Day-partitioned writers get more: each flush writes one file per day,
-# so flushing often makes many small files; a snapshot writer has one partition and flushes into
-# one big file at little cost. Several writers run at once (conversations + parts; four graph
-# streams), so the sum stays well under the 500 MB a 100k-contact run may use.
-BUFFER_BYTES = {"incremental": 64 << 20, "parts": 48 << 20, "snapshot": 24 << 20, "graph": 24 << 20}
+# Buffer budgets per writer. A flush of a month-keyed writer adds one row group per month to the
+# month's one file (no new files), so a small buffer costs little; snapshot and graph writers add a
+# part file per flush. Several writers run at once (conversations + parts; four graph streams), and
+# the whole export must stay under 200 MB, flat in the number of records.
+BUFFER_BYTES = {"incremental": 24 << 20, "parts": 16 << 20, "snapshot": 24 << 20, "graph": 16 << 20}
 
 
-def _writer(data_root: Path, stream: Stream, workspace_id: str, converter: Converter) -> DatasetWriter:
+def _writer(data_root: Path, stream: Stream, workspace_id: str, converter: Converter,
+            window: Window | None = None) -> DatasetWriter:
     return DatasetWriter(data_root, stream.name, workspace_id, stream.partition_key, converter.schema,
                          stream.private, buffer_bytes=BUFFER_BYTES[stream.mode],
-                         version_columns=stream.version_columns)
+                         version_columns=stream.version_columns,
+                         window=(window.start, window.end) if window else None)
 
 
 def _outcome(stream: Stream, writer: DatasetWriter, check: cc.Completeness, info: SchemaInfo | None,
              **metadata: Any) -> ExportOutcome:
     result = writer.result
     meta = dict(metadata)
+    if writer.monthly:
+        meta["rows_kept_from_earlier_runs"] = result.carried  # in rewritten months, outside the window
     if info is not None:
         meta["columns_added"] = info.added
         meta["type_changes"] = info.type_changes
@@ -184,12 +189,13 @@ def export_incremental(
     expected = first.total if tz == "UTC" else None
     dedupe = Deduper()
     parts_info = converter_for(PARTS, client, stream_root(data_root, PARTS.name, workspace), _iso(now))
-    with _writer(data_root, stream, workspace, info.converter) as writer:
-        parts_writer = _writer(data_root, PARTS, workspace, parts_info.converter) if name == "conversations" else None
+    with _writer(data_root, stream, workspace, info.converter, window) as writer:
+        parts_writer = (_writer(data_root, PARTS, workspace, parts_info.converter, window)
+                        if name == "conversations" else None)
         with parts_writer or _Null():
             parts = PartsExporter(client, parts_info.converter, parts_writer) if parts_writer else None
             if parts_writer is not None:
-                for day in window.published_days(parts_writer.published()):
+                for day in window.published_days(parts_writer.published(), parts_writer.partition_key):
                     parts_writer.ensure(day)
             hook, drop = (parts.on_batch, parts_writer.drop) if parts and parts_writer else (None, None)
             stats = export_window(name, window_records(client, stream.resource, window, first), window,

@@ -1,6 +1,9 @@
 """Streaming, atomic Parquet output for one export stream.
 
 Layout: ``<data root>/exports/<stream>/workspace=<app id>/<partition key>=<value>/part-NNNNN.parquet``.
+Month-keyed datasets (``updated_month=YYYY-MM``, the incremental streams) hold one file per month,
+written row group by row group and merged with the month's rows outside the run's window
+(month_files.py); other datasets get a new part file per flush.
 
 Rows arrive as Arrow tables (already converted batches); they are buffered per partition up to a
 byte budget and then written as new part files, so memory stays bounded however many records a run
@@ -26,6 +29,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from intercom_pipeline import storage
+from intercom_pipeline.exports import month_files
+from intercom_pipeline.exports.month_files import MONTH_KEY, MonthFile
 
 DEFAULT_BUFFER_BYTES = 96 * 1024 * 1024
 # Snappy, Parquet's default codec: a backfill writes one file per day, and with ~80 columns the
@@ -45,6 +50,7 @@ class WriteResult:
     rows: dict[str, int] = field(default_factory=dict)  # partition value -> rows
     files: list[Path] = field(default_factory=list)
     superseded: int = 0  # rows replaced by a newer version of the same id within the run
+    carried: int = 0  # rows of rewritten months kept from earlier runs (outside the run's window)
 
     @property
     def total_rows(self) -> int:
@@ -64,7 +70,10 @@ class DatasetWriter:
         private: bool,
         buffer_bytes: int = DEFAULT_BUFFER_BYTES,
         version_columns: tuple[str, str] = ("id", "updated_at"),
+        window: tuple[int, int] | None = None,
     ) -> None:
+        """``window``: the run's ``[start, end)`` (Unix seconds); required for month-keyed
+        datasets, whose rewritten months keep the rows outside it."""
         self.root = stream_root(data_root, stream, workspace_id)
         self.stream, self.partition_key, self.schema = stream, partition_key, schema
         self.private, self.buffer_bytes = private, buffer_bytes
@@ -79,6 +88,11 @@ class DatasetWriter:
         self._finished = False
         self.non_null: dict[str, int] = {name: 0 for name in schema.names}
         self._row_bytes = 1024
+        self.monthly = partition_key == MONTH_KEY
+        if self.monthly and window is None:
+            raise ValueError(f"{stream}: a month-keyed writer needs the run's window (start, end)")
+        self.window = window
+        self._months: dict[str, MonthFile] = {}
 
     # -- context management: temp folders are removed on error, renamed into place on success
     def __enter__(self) -> DatasetWriter:
@@ -159,6 +173,10 @@ class DatasetWriter:
 
     def _write(self, value: str, table: pa.Table) -> Path:
         folder = self._folder(value)
+        if self.monthly:
+            month = self._month_file(value)
+            month.write(month_files.with_date(table, self.version_columns[1]))
+            return month.path
         path = folder / f"part-{self._seq[value]:05d}.parquet"
         self._seq[value] += 1
         # Dictionary pages pay off on big files; on a day file of a few dozen rows they are pure cost.
@@ -167,14 +185,41 @@ class DatasetWriter:
         self.result.files.append(self.root / f"{self.partition_key}={value}" / path.name)
         return path
 
+    def _month_file(self, value: str) -> MonthFile:
+        if value not in self._months:
+            self._months[value] = MonthFile(self._folder(value), self.schema, self.private)
+        return self._months[value]
+
     def finish(self) -> WriteResult:
         if self._finished:
             return self.result
         self.flush()
-        for value, pairs in self._drops.items():
-            self._apply_drops(value, pairs)
+        if self.monthly:
+            self._finish_months()
+        else:
+            for value, pairs in self._drops.items():
+                self._apply_drops(value, pairs)
         self._finished = True
         return self.result
+
+    def _finish_months(self) -> None:
+        """Carry each rewritten month's rows outside the window over, close the files, then
+        remove the older versions superseded within the run."""
+        assert self.window is not None
+        key, stamp = self.version_columns
+        for value in list(self._tmp):
+            month = self._month_file(value)
+            published = self.root / f"{self.partition_key}={value}"
+            if published.is_dir():
+                self.result.carried += month_files.carry_over(published, self.window, stamp, month)
+            month.close()
+            if month.rows:
+                self.result.files.append(published / month.path.name)
+            pairs = self._drops.get(value)
+            if pairs and month.rows:
+                removed = month_files.rewrite_without(month.path, pairs, key, stamp, self.private)
+                self.result.superseded += removed
+                self.result.rows[value] -= removed
 
     def _apply_drops(self, value: str, pairs: set[tuple[str, int]]) -> None:
         folder = self._folder(value)
