@@ -72,13 +72,12 @@ def discovery(run: DemoRun) -> None:
 
 
 def exports(run: DemoRun) -> None:
-    from intercom_pipeline.defs.exports import history_start
+    from intercom_pipeline.defs.exports import first_partition, month_of
 
-    today = datetime.now(UTC).date().isoformat()
-    run.execute("exports_snapshot_job", partition_key=today)
-    run.execute("exports_incremental_job", tags={
-        "dagster/asset_partition_range_start": history_start(),
-        "dagster/asset_partition_range_end": today,
+    run.execute("exports_snapshot_job")
+    run.execute("exports_incremental_job", tags={  # every month of history, in one run
+        "dagster/asset_partition_range_start": first_partition(),
+        "dagster/asset_partition_range_end": month_of(datetime.now(UTC).date()),
     })
     run.execute("warehouse_job")
     for stream in sorted(p.name for p in (run.root / "exports").iterdir() if p.is_dir()):

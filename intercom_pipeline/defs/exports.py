@@ -5,13 +5,19 @@ partitions, asset specs, completeness checks and metadata. Concepts:
 https://docs.dagster.io/guides/build/partitions-and-backfills and
 https://docs.dagster.io/guides/test/asset-checks.
 
-- contacts, tickets and conversations (+ conversation_parts) are partitioned by UTC day of
-  ``updated_at`` from the historical start (``INTERCOM_EXPORTS_START``, YYYY-MM-DD; default one
-  year ago rounded down to the first of that month, so the partition set stays the same in every
-  process for a whole month). A backfill runs as ONE run per range (``BackfillPolicy.single_run``),
-  which the exporter cuts into concurrent time slices.
-- every other stream is a full refresh partitioned by snapshot date; a snapshot can only be taken
-  for today (UTC): an old snapshot cannot be re-created from the API, so asking for one fails.
+- contacts, tickets and conversations (+ conversation_parts) are partitioned by UTC month of
+  ``updated_at`` (one file per month on disk), from the history start (``INTERCOM_EXPORTS_START``,
+  YYYY-MM-DD; default 2011-01-01). The partition set depends on that setting only, never on the
+  clock at import, so every process sees the same partitions; at most ~200 months exist for any
+  start, because months before Intercom existed (2011) are folded into the first partition. A
+  backfill runs as ONE run per range (``BackfillPolicy.single_run``), which the exporter cuts into
+  concurrent time slices.
+- the daily schedule refreshes only yesterday and today: it launches the current month (and the
+  previous one on the 1st) with the tag ``exports/refresh_from=<yesterday>``; the run reads that
+  window only and rewrites the month with those days replaced, exact at day boundaries.
+- every other stream is a full refresh, unpartitioned in Dagster: a snapshot can only be taken of
+  the API's current state, so each run writes ``snapshot_date=<today, UTC>`` on disk (a daily
+  partition set would list thousands of past days that can never be materialized).
 - every asset that calls Intercom runs in the ``intercom_api`` pool.
 """
 
@@ -42,21 +48,40 @@ def prefixed_key(name: str) -> dg.AssetKey:
     return dg.AssetKey([*PREFIX, name])
 
 
+# Intercom launched in 2011: no record can have been updated there earlier, so months before this
+# are one partition with it (a start of 2000-01-01 gives ~190 partitions, not ~330 empty ones).
+FIRST_MONTH = date(2011, 1, 1)
+DEFAULT_START = FIRST_MONTH.isoformat()
+REFRESH_FROM_TAG = "exports/refresh_from"
+
+
 @functools.cache
 def history_start() -> str:
-    """First day of the partitions, computed once per process."""
-    raw = os.environ.get(START_ENV, "").strip()
-    if raw:
-        try:
-            return date.fromisoformat(raw).isoformat()
-        except ValueError:
-            raise ValueError(f"{START_ENV} must be a date like 2025-01-01; got {raw!r}") from None
-    today = datetime.now(UTC).date()
-    return date(today.year - 1, today.month, 1).isoformat()
+    """First day of the exported history (a setting, never the clock: the same in every process)."""
+    raw = os.environ.get(START_ENV, "").strip() or DEFAULT_START
+    try:
+        return date.fromisoformat(raw).isoformat()
+    except ValueError:
+        raise ValueError(f"{START_ENV} must be a date like 2025-01-01; got {raw!r}") from None
 
 
-updated_days = dg.DailyPartitionsDefinition(start_date=history_start(), timezone="UTC", end_offset=1)
-snapshot_days = dg.DailyPartitionsDefinition(start_date=history_start(), timezone="UTC", end_offset=1)
+def first_partition() -> str:
+    """The first month partition: the history start's month, or 2011-01 for an earlier start."""
+    start = max(date.fromisoformat(history_start()), FIRST_MONTH)
+    return start.replace(day=1).isoformat()
+
+
+def month_of(day: date) -> str:
+    """The month partition key holding ``day`` (Dagster's monthly keys are the 1st)."""
+    return max(day.replace(day=1), date.fromisoformat(first_partition())).isoformat()
+
+
+def month_partitions() -> dg.MonthlyPartitionsDefinition:
+    """UTC months from the first partition to the current one (inclusive)."""
+    return dg.MonthlyPartitionsDefinition(start_date=first_partition(), timezone="UTC", end_offset=1)
+
+
+updated_months = month_partitions()
 
 
 def _check_spec(name: str) -> dg.AssetCheckSpec:
@@ -64,7 +89,7 @@ def _check_spec(name: str) -> dg.AssetCheckSpec:
                              description=f"Rows of {name} loaded in the run vs the server's figures; names what is missing.")
 
 
-def _spec(name: str, partitions: dg.PartitionsDefinition) -> dg.AssetSpec:
+def _spec(name: str, partitions: dg.PartitionsDefinition | None = None) -> dg.AssetSpec:
     stream = STREAMS[name]
     return dg.AssetSpec(prefixed_key(name), group_name=GROUP, kinds=KINDS, description=stream.description,
                         partitions_def=partitions, metadata={"stream_mode": stream.mode})
@@ -106,22 +131,38 @@ def _calls(client: Any, before: dict[str, Any]) -> dict[str, Any]:
     return {k: round(v - before.get(k, 0), 3) for k, v in after.items()}
 
 
-def _snapshot_date(context: dg.AssetExecutionContext) -> str:
-    key = context.partition_key
-    today = datetime.now(UTC).date().isoformat()
-    if key != today:
-        raise dg.Failure(f"snapshot partition {key} asked for, but a snapshot can only be taken for today ({today}): "
-                         "the API serves the current state only")
-    return key
+def _snapshot_date() -> str:
+    """Snapshots are of the API's current state: they are filed under the run's day (UTC)."""
+    return datetime.now(UTC).date().isoformat()
+
+
+def _run_window(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
+    """The ``[start, end)`` a run of month partitions reads: the months' span, from the history
+    start for the first partition, and from ``exports/refresh_from`` when the tag is set."""
+    window = context.partition_time_window
+    start = window.start
+    if start.date().isoformat() <= first_partition():  # the first month: from the history start
+        start = datetime.fromisoformat(history_start()).replace(tzinfo=UTC)
+    raw = context.run.tags.get(REFRESH_FROM_TAG)
+    if raw:
+        try:
+            refresh = datetime.fromisoformat(raw).replace(tzinfo=UTC)
+        except ValueError:
+            raise dg.Failure(f"run tag {REFRESH_FROM_TAG} must be a date like 2026-11-21; got {raw!r}") from None
+        if not start <= refresh < window.end:
+            raise dg.Failure(f"run tag {REFRESH_FROM_TAG}={raw} lies outside the partitions' window "
+                             f"{start.date()} .. {window.end.date()}")
+        start = refresh
+    return start, window.end
 
 
 def _snapshot_asset(name: str) -> dg.AssetsDefinition:
-    @dg.multi_asset(name=f"export_{name}", specs=[_spec(name, snapshot_days)], check_specs=[_check_spec(name)],
+    @dg.multi_asset(name=f"export_{name}", specs=[_spec(name)], check_specs=[_check_spec(name)],
                     pool=POOL, required_resource_keys=RESOURCES)
     def _asset(context: dg.AssetExecutionContext):
         client = context.resources.intercom.client()
         before = client.stats.as_metadata()
-        outcome = runs.export_snapshot(client, name, context.resources.data_root.path(), _snapshot_date(context),
+        outcome = runs.export_snapshot(client, name, context.resources.data_root.path(), _snapshot_date(),
                                        time.time())
         yield _result(outcome, _calls(client, before))
 
@@ -131,15 +172,15 @@ def _snapshot_asset(name: str) -> dg.AssetsDefinition:
 def _incremental_asset(names: list[str]) -> dg.AssetsDefinition:
     primary = names[0]
 
-    @dg.multi_asset(name=f"export_{primary}", specs=[_spec(n, updated_days) for n in names],
+    @dg.multi_asset(name=f"export_{primary}", specs=[_spec(n, updated_months) for n in names],
                     check_specs=[_check_spec(n) for n in names], pool=POOL, required_resource_keys=RESOURCES,
                     backfill_policy=dg.BackfillPolicy.single_run())
     def _asset(context: dg.AssetExecutionContext):
         client = context.resources.intercom.client()
         before = client.stats.as_metadata()
-        window = context.partition_time_window
-        outcomes = runs.export_incremental(client, primary, context.resources.data_root.path(), window.start,
-                                           window.end, time.time())
+        start, end = _run_window(context)
+        outcomes = runs.export_incremental(client, primary, context.resources.data_root.path(), start, end,
+                                           time.time())
         calls = _calls(client, before)
         for outcome in outcomes:
             yield _result(outcome, calls)
@@ -147,13 +188,13 @@ def _incremental_asset(names: list[str]) -> dg.AssetsDefinition:
     return _asset
 
 
-@dg.multi_asset(name="export_contact_graph", specs=[_spec(s.name, snapshot_days) for s in GRAPH],
+@dg.multi_asset(name="export_contact_graph", specs=[_spec(s.name) for s in GRAPH],
                 check_specs=[_check_spec(s.name) for s in GRAPH], pool=POOL, required_resource_keys=RESOURCES)
 def contact_graph(context: dg.AssetExecutionContext):
     """contact_companies, contact_tags, company_contacts and notes from one pass over all contacts."""
     client = context.resources.intercom.client()
     before = client.stats.as_metadata()
-    outcomes = graph.export_contact_graph(client, context.resources.data_root.path(), _snapshot_date(context),
+    outcomes = graph.export_contact_graph(client, context.resources.data_root.path(), _snapshot_date(),
                                           time.time())
     calls = _calls(client, before)
     for outcome in outcomes:
@@ -185,23 +226,26 @@ SNAPSHOT_ASSETS = [s.name for s in (*SNAPSHOTS, *GRAPH)]
 INCREMENTAL_ASSETS = [*(s.name for s in INCREMENTAL), PARTS.name]
 exports_snapshot_job = dg.define_asset_job(
     "exports_snapshot_job", selection=dg.AssetSelection.assets(*map(prefixed_key, SNAPSHOT_ASSETS)),
-    description="Full refresh of every snapshot stream for today's snapshot partition.")
+    description="Full refresh of every snapshot stream (filed under today's snapshot_date).")
 exports_incremental_job = dg.define_asset_job(
     "exports_incremental_job", selection=dg.AssetSelection.assets(*map(prefixed_key, INCREMENTAL_ASSETS)),
-    description="contacts, conversations (+ parts) and tickets for a day or a range of days of updated_at.")
+    description="contacts, conversations (+ parts) and tickets for a month or a range of months of updated_at "
+                "(tag exports/refresh_from=<day> to read only from that day on).")
 warehouse_job = dg.define_asset_job("warehouse_job", selection=dg.AssetSelection.assets(prefixed_key("warehouse")))
 
 
 @dg.schedule(job=exports_incremental_job, cron_schedule="15 0 * * *", execution_timezone="UTC",
              default_status=dg.DefaultScheduleStatus.STOPPED)
 def exports_incremental_daily(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """Yesterday and today in one run, just after midnight: yesterday's partition is re-done once
-    the day is over (an earlier run froze its window before the day ended), so no update is lost."""
+    """Yesterday and today in one run, just after midnight: yesterday is re-read once the day is
+    over (an earlier run froze its window before the day ended), so no update is lost. The run
+    covers the months of those two days and rewrites them with just those days replaced."""
     today = context.scheduled_execution_time.astimezone(UTC).date()
-    yesterday = today - timedelta(days=1)
+    yesterday = max(today - timedelta(days=1), date.fromisoformat(history_start()))
     return dg.RunRequest(run_key=f"exports-{today.isoformat()}", tags={
-        "dagster/asset_partition_range_start": max(yesterday.isoformat(), history_start()),
-        "dagster/asset_partition_range_end": today.isoformat(),
+        "dagster/asset_partition_range_start": month_of(yesterday),
+        "dagster/asset_partition_range_end": month_of(today),
+        REFRESH_FROM_TAG: yesterday.isoformat(),
     })
 
 
@@ -209,7 +253,7 @@ def exports_incremental_daily(context: dg.ScheduleEvaluationContext) -> dg.RunRe
              default_status=dg.DefaultScheduleStatus.STOPPED)
 def exports_snapshot_daily(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     today = context.scheduled_execution_time.astimezone(UTC).date().isoformat()
-    return dg.RunRequest(run_key=f"snapshot-{today}", partition_key=today)
+    return dg.RunRequest(run_key=f"snapshot-{today}")
 
 
 defs = dg.Definitions(

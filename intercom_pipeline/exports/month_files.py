@@ -74,7 +74,7 @@ def carry_over(published: Path, window: tuple[int, int], time_column: str, targe
     ``target``; returns how many. Rows inside the window are this run's to replace."""
     carried = 0
     for batch in _row_groups(sorted(published.glob("part-*.parquet"))):
-        times = pc.cast(batch[time_column], pa.int64())
+        times = _seconds(batch[time_column])
         outside = pc.or_(pc.less(times, window[0]), pc.greater_equal(times, window[1]))
         kept = batch.filter(pc.fill_null(outside, True))
         if kept.num_rows:
@@ -93,7 +93,7 @@ def rewrite_without(path: Path, versions: set[tuple[str, int]], key: str, stamp:
         writer: pq.ParquetWriter | None = None
         for batch in _row_groups([path]):
             ids = batch[key].to_pylist()
-            stamps = pc.cast(batch[stamp], pa.int64()).to_pylist()
+            stamps = _seconds(batch[stamp]).to_pylist()
             keep = [(i, s) not in versions for i, s in zip(ids, stamps, strict=True)]
             removed += keep.count(False)
             kept = batch.filter(pa.array(keep))
@@ -103,6 +103,11 @@ def rewrite_without(path: Path, versions: set[tuple[str, int]], key: str, stamp:
         if writer is not None:
             writer.close()
     return removed
+
+
+def _seconds(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Unix seconds of a timestamp column (Parquet stores ``timestamp[s]`` as milliseconds)."""
+    return pc.cast(pc.cast(column, pa.timestamp("s", tz="UTC")), pa.int64())
 
 
 def _row_groups(paths: list[Path]) -> Iterator[pa.Table]:
