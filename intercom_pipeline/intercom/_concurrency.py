@@ -203,7 +203,8 @@ class _Planner:
 def _run(walk: Callable[[Piece], Iterator[T]], planner: _Planner, workers: int) -> Iterator[T]:
     """Run ``walk`` over the planner's slices on ``workers`` threads; yield results as they
     come. A bounded queue gives back-pressure; closing the iterator stops the workers."""
-    out: queue.Queue[Any] = queue.Queue(maxsize=4 * max(workers, 1))
+    # One page per cursor waiting at most: pages held as dicts are most of the memory of a walk.
+    out: queue.Queue[Any] = queue.Queue(maxsize=max(workers, 1))
     stop = threading.Event()
 
     def put(value: Any) -> bool:

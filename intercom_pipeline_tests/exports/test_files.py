@@ -190,3 +190,22 @@ def test_a_type_change_gets_a_new_column_and_earlier_partitions_keep_theirs(tmp_
     warehouse.build(tmp_path, {"contacts": "incremental"})
     db = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
     assert db.execute("SELECT count(*) FROM contacts_all WHERE custom_seats__int = 10").fetchone() == (1,)
+
+
+def test_fast_and_slow_conversion_agree_on_every_value_and_misfit():
+    columns = [col("id"), col("updated_at", "ts"), col("city", "str", "location.city"), col("owner_id"),
+               col("n", "int"), col("flag", "bool"), col("score", "float")]
+    good = {"id": "a", "updated_at": D, "location": {"city": "Lyon"}, "owner_id": "7", "n": 1, "flag": True,
+            "score": 1}
+    odd = {"id": "b", "updated_at": float(D), "location": "not an object", "owner_id": 8, "n": "x",
+           "flag": "true", "score": None}
+    fast = Converter(list(columns))
+    first = fast.table([good, {**good, "id": "c", "location": None}]).to_pylist()
+    assert [r["city"] for r in first] == ["Lyon", None]  # a missing parent object gives a null leaf
+    # Misfits move their fields to the slow path: coerced where they can be, kept in _rejected where not.
+    mixed = fast.table([good, odd]).to_pylist()
+    assert mixed[0] == {**first[0], "_rejected": None}
+    assert [mixed[1][k] for k in ("owner_id", "flag", "n", "score", "city")] == ["8", True, None, None, None]
+    assert mixed[1]["updated_at"] == mixed[0]["updated_at"]
+    assert mixed[1]["_rejected"] == '{"n":"x"}'
+    assert fast.table([good]).to_pylist() == [{**first[0], "_rejected": None}]  # and stays exact afterwards
