@@ -29,7 +29,7 @@ from intercom_pipeline.exports.slicing import fan_out, probe, window_records
 from intercom_pipeline.exports.streams import PARTS, STREAMS, Stream
 from intercom_pipeline.exports.writer import DatasetWriter, stream_root
 
-BATCH = 2_000
+BATCH = 1_000  # records converted at once: big enough for Arrow, small enough to keep memory flat
 
 
 @dataclass

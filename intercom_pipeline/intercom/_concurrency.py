@@ -41,6 +41,7 @@ Piece = tuple[int, int, str]  # (start, end, id suffix or "")
 # Characters ids end with, per search resource: contact ids are hex with a counter at the end.
 ID_ALPHABETS = {"contacts": "0123456789abcdef"}
 MAX_SUFFIX = 2
+QUEUED_PAGES = 4
 
 
 class ConcurrencyMixin:
@@ -203,8 +204,9 @@ class _Planner:
 def _run(walk: Callable[[Piece], Iterator[T]], planner: _Planner, workers: int) -> Iterator[T]:
     """Run ``walk`` over the planner's slices on ``workers`` threads; yield results as they
     come. A bounded queue gives back-pressure; closing the iterator stops the workers."""
-    # One page per cursor waiting at most: pages held as dicts are most of the memory of a walk.
-    out: queue.Queue[Any] = queue.Queue(maxsize=max(workers, 1))
+    # A few pages waiting at most (a blocked cursor holds one more): pages held as dicts are most
+    # of the memory of a walk, so this keeps it flat however many records the window holds.
+    out: queue.Queue[Any] = queue.Queue(maxsize=min(max(workers, 1), QUEUED_PAGES))
     stop = threading.Event()
 
     def put(value: Any) -> bool:
