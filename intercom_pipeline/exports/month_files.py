@@ -15,7 +15,10 @@ What does not: buffering and publishing (writer.py), routing rows to months (inc
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +31,7 @@ from intercom_pipeline import storage
 CODEC = "snappy"
 MONTH_KEY = "updated_month"
 DATE_COLUMN = "updated_date"
+DAY_KEY = DATE_COLUMN  # earlier versions' folder level: one partition per day
 DAY = 86_400
 
 
@@ -39,7 +43,7 @@ def file_schema(schema: pa.Schema) -> pa.Schema:
 def with_date(table: pa.Table, time_column: str) -> pa.Table:
     """Sort by ``time_column`` and add its UTC day as ``updated_date`` (YYYY-MM-DD)."""
     table = table.sort_by(time_column)
-    days = pc.divide(pc.cast(table[time_column], pa.int64()), DAY).cast(pa.int32())
+    days = pc.divide(_seconds(table[time_column]), DAY).cast(pa.int32())
     return table.append_column(DATE_COLUMN, pc.cast(pc.cast(days, pa.date32()), pa.string()))
 
 
@@ -127,3 +131,58 @@ def _conform(table: pa.Table, schema: pa.Schema, source: Path) -> pa.Table:
     arrays = [table[f.name].cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
               for f in schema]
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+@contextlib.contextmanager
+def rewrite_lock(root: Path) -> Iterator[None]:
+    """Exclusive while a month is read, merged and published: two runs rewriting the same month
+    (overlapping backfills, a backfill and the daily run) would otherwise each keep the other's
+    old rows and lose its new ones."""
+    with open(root / ".months.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def compact_day_folders(root: Path, schema: pa.Schema, time_column: str, private: bool) -> int:
+    """Fold ``updated_date=YYYY-MM-DD`` folders (the layout of earlier versions) into their month
+    partitions, as a table format's optimize step does; returns how many day folders went.
+
+    Each month is rebuilt atomically from its current file and its day folders, then the day
+    folders are removed. If a crash falls between the two, the next compaction skips a day folder
+    whose day the month already holds, so no row is ever counted twice.
+    """
+    days = sorted(p for p in root.glob(f"{DAY_KEY}=*") if p.is_dir())
+    if not days:
+        return 0
+    with rewrite_lock(root):
+        _compact(root, days, schema, time_column, private)
+    return len(days)
+
+
+def _compact(root: Path, days: list[Path], schema: pa.Schema, time_column: str, private: bool) -> None:
+    months: dict[str, list[Path]] = {}
+    for day in days:
+        months.setdefault(day.name.split("=", 1)[1][:7], []).append(day)
+    for month, folders in months.items():
+        published = root / f"{MONTH_KEY}={month}"
+        with storage.atomic_dir(published, private=private) as tmp:
+            target = MonthFile(tmp, schema, private)
+            present = carry_over(published, (0, 0), time_column, target) if published.is_dir() else 0
+            held = _days_held(published) if present else set()
+            for folder in folders:
+                if folder.name.split("=", 1)[1] not in held:
+                    carry_over(folder, (0, 0), time_column, target)
+            target.close()
+        for folder in folders:
+            shutil.rmtree(folder)
+
+
+def _days_held(month: Path) -> set[str]:
+    held: set[str] = set()
+    for batch in _row_groups(sorted(month.glob("part-*.parquet"))):
+        if DATE_COLUMN in batch.column_names:
+            held.update(v for v in pc.unique(batch[DATE_COLUMN]).to_pylist() if v)
+    return held

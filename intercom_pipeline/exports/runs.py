@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from intercom_pipeline.exports import completeness as cc
+from intercom_pipeline.exports import month_files
 from intercom_pipeline.exports.incremental import (
     DAY,
     Deduper,
@@ -189,6 +190,10 @@ def export_incremental(
     expected = first.total if tz == "UTC" else None
     dedupe = Deduper()
     parts_info = converter_for(PARTS, client, stream_root(data_root, PARTS.name, workspace), _iso(now))
+    # Day folders of earlier versions are folded into months first (a no-op once done).
+    for each, each_info in [(stream, info), *([(PARTS, parts_info)] if name == "conversations" else [])]:
+        month_files.compact_day_folders(stream_root(data_root, each.name, workspace), each_info.converter.schema,
+                                        each.version_columns[1], each.private)
     with _writer(data_root, stream, workspace, info.converter, window) as writer:
         parts_writer = (_writer(data_root, PARTS, workspace, parts_info.converter, window)
                         if name == "conversations" else None)

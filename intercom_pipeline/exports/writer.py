@@ -102,13 +102,15 @@ class DatasetWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is None:
-            try:
-                self.finish()
-            except BaseException as error:  # publish nothing if finishing fails
-                self._stack.__exit__(type(error), error, error.__traceback__)
-                raise
-        return bool(self._stack.__exit__(exc_type, exc, tb))
+        # Months are merged with what is published: no other run may publish them meanwhile.
+        with month_files.rewrite_lock(self.root) if self.monthly else contextlib.nullcontext():
+            if exc_type is None:
+                try:
+                    self.finish()
+                except BaseException as error:  # publish nothing if finishing fails
+                    self._stack.__exit__(type(error), error, error.__traceback__)
+                    raise
+            return bool(self._stack.__exit__(exc_type, exc, tb))
 
     def _folder(self, value: str) -> Path:
         if value not in self._tmp:
