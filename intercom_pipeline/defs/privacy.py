@@ -14,6 +14,7 @@ counts, ids and paths only. See https://docs.dagster.io/guides/build/ops/dynamic
 
 
 import contextlib
+import errno
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import dagster as dg
 from pydantic import Field
 
 from intercom_pipeline import settings, storage
+from intercom_pipeline.defs import recovery
 from intercom_pipeline.defs.resources import DataRootResource
 from intercom_pipeline.privacy import access_package, audit, deletion, inbox, manual
 from intercom_pipeline.privacy.access import find_contacts
@@ -116,6 +118,29 @@ def _step(context: Any, request: PrivacyRequest, step: str) -> Iterator[None]:
                          allow_retries=False) from None
 
 
+@contextlib.contextmanager
+def _staging_removed_on_failure(context: Any, root: Path, request_id: str, retries: int = 0) -> Iterator[None]:
+    """On the op's last failing attempt, remove the request's staging (contact records) at once.
+
+    A full disk becomes one clear, final failure: retrying cannot help until space is freed.
+    """
+    try:
+        yield
+    except OSError as exc:
+        access_package.discard_staging(root, request_id)
+        if exc.errno != errno.ENOSPC:
+            raise
+        raise dg.Failure(description=(
+            f"The disk holding the data root ({root}) is full, so the access package could not be staged. "
+            "Nothing was half-written and the staged contact data was removed. Free some space, then run the "
+            "request again with the same request id."), allow_retries=False) from exc
+    except BaseException as exc:
+        final = context.retry_number >= retries or (isinstance(exc, dg.Failure) and not exc.allow_retries)
+        if final:
+            access_package.discard_staging(root, request_id)
+        raise
+
+
 def _client(context: Any) -> Any:
     return context.resources.intercom.client()
 
@@ -143,7 +168,7 @@ def find_access_subject(context: dg.OpExecutionContext, config: AccessRequestCon
     """Search contacts by email (every page, users and leads); stage them; fan out per batch."""
     request = _request(context, config)
     root = _start(context, request, config.source)
-    with _step(context, request, "find_contacts"):
+    with _staging_removed_on_failure(context, root, request.request_id), _step(context, request, "find_contacts"):
         client = _client(context)
         before = deletion.api_calls(client)
         workspace_id = client.workspace_id
@@ -165,11 +190,12 @@ def fetch_contact_batch(context: dg.OpExecutionContext, request_id: str, batch: 
     root = _data_root(context)
     stage = access_package.staging_dir(root, request_id)
     wanted = set(batch)
-    contacts = [c for c in storage.read_json(stage / "contacts.json") if str(c["id"]) in wanted]
-    with _step(context, request, "fetch_contacts"):
-        part = access_package.collect_batch(_client(context), request, contacts)
-    key = context.get_mapping_key() or "c_0"
-    storage.write_json(stage / f"part_{key}.json", part, private=True)
+    with _staging_removed_on_failure(context, root, request_id, retries=OP_RETRY.max_retries):
+        contacts = [c for c in storage.read_json(stage / "contacts.json") if str(c["id"]) in wanted]
+        with _step(context, request, "fetch_contacts"):
+            part = access_package.collect_batch(_client(context), request, contacts)
+        key = context.get_mapping_key() or "c_0"
+        storage.write_json(stage / f"part_{key}.json", part, private=True)
     return {"part": f"part_{key}.json", "contacts": len(contacts), "api_calls": part["api_calls"]}
 
 
@@ -179,7 +205,7 @@ def write_access_package(context: dg.OpExecutionContext, request_id: str, parts:
     request = _request(context)
     root = _data_root(context)
     stage = access_package.staging_dir(root, request_id)
-    with _step(context, request, "write_package"):
+    with _staging_removed_on_failure(context, root, request_id), _step(context, request, "write_package"):
         staged = [storage.read_json(stage / p["part"]) for p in sorted(parts, key=lambda p: p["part"])]
         objects, calls = access_package.assemble(request, staged)
         search = storage.read_json(stage / "search.json")
@@ -312,6 +338,7 @@ def job_name_for(request: PrivacyRequest) -> str:
 def privacy_inbox_sensor(context: dg.SensorEvaluationContext, data_root: DataRootResource) -> dg.SensorResult:
     """One run per request file in ``privacy/inbox/``; ``run_key`` is the request id."""
     root = data_root.path()
+    recovery.recover_and_log(context, data_root)  # a dead run's slots never delay these requests
     claimed, rejected = inbox.claim(root)
     if rejected:
         context.log.warning(f"privacy inbox: {len(rejected)} malformed file(s) moved to privacy/rejected/")
@@ -324,4 +351,4 @@ def privacy_inbox_sensor(context: dg.SensorEvaluationContext, data_root: DataRoo
     return dg.SensorResult(run_requests=runs)
 
 
-defs = dg.Definitions(jobs=[access_job, deletion_job], sensors=[privacy_inbox_sensor])
+defs = dg.Definitions(jobs=[access_job, deletion_job], sensors=[privacy_inbox_sensor, recovery.run_recovery_sensor])
