@@ -21,18 +21,27 @@ Staging (``privacy/access/.staging/<request id>/``) holds contact records betwee
 access run. ``sweep_staging`` removes every staging folder whose request has no run in progress,
 and any older than ``STAGING_MAX_AGE`` whatever its run says. A resumed request re-creates its
 staging from Intercom, so removing it never loses work that a re-run cannot redo.
+
+One run per request: ``claim_request`` lets exactly one run at a time work on a request id. The
+claim (``privacy/claims/<request id>.json``, the owner's run id only) is taken under a file lock;
+a claim whose run has ended, or died, passes to the next run, so resuming always works.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
+
+from intercom_pipeline import storage
 
 HOST_TAG = "intercom_pipeline/host"
 PID_TAG = "intercom_pipeline/pid"
@@ -187,3 +196,34 @@ def sweep_staging(instance: dg.DagsterInstance, data_root: Path, max_age: float 
         shutil.rmtree(folder, ignore_errors=True) if folder.is_dir() and not folder.is_symlink() else folder.unlink()
         removed.append(folder.name)
     return removed
+
+
+# -- one run per request -------------------------------------------------------------------------
+def claims_dir(data_root: Path) -> Path:
+    storage.ensure_dir(data_root / "privacy", private=True)
+    return storage.ensure_dir(data_root / "privacy" / "claims", private=True)
+
+
+@contextlib.contextmanager
+def _claims_locked(data_root: Path) -> Iterator[Path]:
+    folder = claims_dir(data_root)
+    with open(folder / ".lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # held for a few file operations only
+        try:
+            yield folder
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def claim_request(instance: dg.DagsterInstance, data_root: Path, request_id: str, run_id: str) -> str | None:
+    """Make ``run_id`` the one run working on ``request_id``; return the other owner's run id if taken."""
+    reap_dead_runs(instance)  # a killed owner must not keep the request forever
+    with _claims_locked(data_root) as folder:
+        path = folder / f"{request_id}.json"
+        owner = str(storage.read_json(path)["run_id"]) if path.exists() else None
+        if owner and owner != run_id:
+            run = instance.get_run_by_id(owner)
+            if run is not None and not run.is_finished:
+                return owner
+        storage.write_json(path, {"run_id": run_id}, private=True)
+    return None

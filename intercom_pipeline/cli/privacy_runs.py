@@ -37,6 +37,7 @@ WORKSPACE_ENV = "INTERCOM_PIPELINE_WORKSPACE"
 DEFAULT_LOCATION = "intercom_pipeline"
 QUEUE_DAEMON = "QUEUED_RUN_COORDINATOR"
 POLL_SECONDS = 0.5
+REAP_EVERY_POLLS = 10
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -116,13 +117,21 @@ def workspace_args(folder: Path) -> list[str]:
 
 
 def wait(instance: dg.DagsterInstance, run_id: str, queued: bool) -> Outcome:
-    """Poll the run until it ends; stop waiting (never hang) if it is queued and no daemon is left."""
+    """Poll the run until it ends; never hang on a run that cannot end.
+
+    A queued run with no daemon left to start it stops the wait with the next step; a run whose
+    worker was killed is failed by the same crash check the commands run first.
+    """
+    polls = 0
     while True:
         run = instance.get_run_by_id(run_id)
         if run is not None and run.is_finished:
             return outcome_of(instance, run_id)
         if queued and (run is None or run.status == dg.DagsterRunStatus.QUEUED) and not daemon_alive(instance):
             raise NoDaemon(no_daemon_message(instance, run_id))
+        polls += 1
+        if polls % REAP_EVERY_POLLS == 0:
+            run_recovery.reap_dead_runs(instance)
         time.sleep(POLL_SECONDS)
 
 
