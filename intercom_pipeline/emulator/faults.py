@@ -1,4 +1,4 @@
-"""Injected faults: latency with jitter, 5xx answers, 429 bursts, dropped connections, slow bodies,
+"""Injected faults: latency with jitter, 5xx answers, 429 bursts or rates, dropped connections, slow bodies,
 and lost replies (a write that is applied and whose answer never arrives).
 
 All draws come from one ``random.Random`` seeded from the emulator's seed, so a sequence of calls
@@ -22,7 +22,7 @@ SERVER_ERRORS = (
 )
 
 
-RATES = ("error_rate", "drop_rate", "lost_reply_rate")
+RATES = ("error_rate", "drop_rate", "lost_reply_rate", "rate429")
 COUNTS = ("burst429", "lost_replies")
 
 
@@ -33,6 +33,7 @@ class FaultSettings:
     error_rate: float = 0.0
     drop_rate: float = 0.0
     burst429: int = 0
+    rate429: float = 0.0  # a fraction of calls answered 429 (a budget shared with other apps)
     slow_body_ms: float = 0.0
     # A write (POST/PUT/DELETE) that Intercom applies and whose answer is then lost on the way
     # back: the worst case for a client that retries, because the retry meets the new state.
@@ -86,7 +87,7 @@ class FaultInjector:
             self.settings = FaultSettings(**asdict(self._initial))
             self._rng = random.Random(f"faults:{self._seed}")
             self.injected = {"latency": 0, "burst429": 0, "dropped": 0, "server_error": 0, "slow_body": 0,
-                             "lost_reply": 0}
+                             "lost_reply": 0, "rate429": 0}
 
     def update(self, changes: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
@@ -101,7 +102,7 @@ class FaultInjector:
         """The faults of one call; ``write``: it changes state (searches are POSTs that do not)."""
         s = self.settings
         if not (s.latency_ms or s.jitter_ms or s.error_rate or s.drop_rate or s.burst429 or s.slow_body_ms
-                or s.lost_reply_rate or s.lost_replies):
+                or s.lost_reply_rate or s.lost_replies or s.rate429):
             return Plan()  # the fast path: no lock, no draws
         with self._lock:
             delay = (s.latency_ms + (self._rng.uniform(0, s.jitter_ms) if s.jitter_ms else 0.0)) / 1000
@@ -109,6 +110,9 @@ class FaultInjector:
             if s.burst429 > 0:
                 s.burst429 -= 1
                 self.injected["burst429"] += 1
+                return Plan(delay=delay, status429=True)
+            if s.rate429 and self._rng.random() < s.rate429:
+                self.injected["rate429"] += 1
                 return Plan(delay=delay, status429=True)
             if s.drop_rate and self._rng.random() < s.drop_rate:
                 self.injected["dropped"] += 1
