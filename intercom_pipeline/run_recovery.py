@@ -215,6 +215,19 @@ def _claims_locked(data_root: Path) -> Iterator[Path]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def runs_in_progress(instance: dg.DagsterInstance, request_id: str) -> list[str]:
+    """Run ids of the request's runs that are queued or running (after ``reap_dead_runs``)."""
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={REQUEST_TAG: request_id}, statuses=IN_PROGRESS))
+    return [run.run_id for run in runs]
+
+
+def already_handled_message(request_id: str, owner: str, submitted: bool) -> str:
+    stop = "so this run stopped before doing anything" if submitted else "so nothing was submitted"
+    return (f"Request {request_id} is already being handled by run {owner}, {stop}. Wait for that run to finish "
+            "(its result is the request's result); to resume an interrupted request, run it again with the same "
+            "request id once no run holds it.")
+
+
 def claim_request(instance: dg.DagsterInstance, data_root: Path, request_id: str, run_id: str) -> str | None:
     """Make ``run_id`` the one run working on ``request_id``; return the other owner's run id if taken."""
     reap_dead_runs(instance)  # a killed owner must not keep the request forever

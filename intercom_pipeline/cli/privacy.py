@@ -7,7 +7,8 @@ print the request id, the run id and the result path — never the email, becaus
 often ends up in logs. Without ``INTERCOM_ACCESS_TOKEN`` they start the embedded fake Intercom
 (``connection.intercom_connection``, the same helper ``check-connection`` uses) and say so on
 stderr. Exit status: 0 done, 1 the run failed (the reason and any manual task are printed),
-2 the request itself is invalid, 3 the run could not be submitted (no daemon to dequeue it).
+2 the request itself is invalid, 3 nothing was submitted (no daemon to dequeue the run, or a run of the
+same request id is already in progress).
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def _run(data: dict[str, Any], in_process: bool = False) -> int:
         audit.record_received(root, request, channel="cli")
         try:
             outcome = run_request(request, source="cli", in_process=in_process)
-        except (privacy_runs.NoDaemon, privacy_runs.SubmitFailed) as exc:
+        except (privacy_runs.NoDaemon, privacy_runs.SubmitFailed, privacy_runs.AlreadyRunning) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 3
     return _report(request, root, outcome)
@@ -104,6 +105,7 @@ def run_request(request: PrivacyRequest, source: str, in_process: bool = False) 
     tags = {"privacy/request_id": request.request_id, "privacy/type": request.type, "privacy/source": source}
     with project_instance() as instance:
         privacy_runs.recover(instance)
+        privacy_runs.refuse_if_running(instance, request.request_id)
         run = privacy_runs.execute_in_process if in_process else privacy_runs.submit_and_wait
         outcome = run(instance, job_name, run_config, tags)
         privacy_runs.recover(instance)  # a failed run's staging goes now, not at the next command

@@ -45,6 +45,10 @@ class NoDaemon(RuntimeError):
     """The instance queues runs and no daemon is alive to dequeue them; the message says what to do."""
 
 
+class AlreadyRunning(RuntimeError):
+    """Another run of the same request id is queued or running; the message names it."""
+
+
 class SubmitFailed(RuntimeError):
     """``dagster job launch`` refused the run; the message carries its last lines."""
 
@@ -63,6 +67,13 @@ def recover(instance: dg.DagsterInstance) -> None:
     line = run_recovery.recover(instance, settings.data_root()).describe()
     if line:
         print(line, file=sys.stderr)
+
+
+def refuse_if_running(instance: dg.DagsterInstance, request_id: str) -> None:
+    """Say at once that the request is in hand (the run's own claim is the guard against races)."""
+    running = run_recovery.runs_in_progress(instance, request_id)
+    if running:
+        raise AlreadyRunning(run_recovery.already_handled_message(request_id, running[0], submitted=False))
 
 
 # -- in this process ---------------------------------------------------------------------------

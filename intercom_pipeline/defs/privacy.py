@@ -149,11 +149,8 @@ def _start(context: Any, request: PrivacyRequest, source: str) -> Path:
     root = _data_root(context)
     owner = run_recovery.claim_request(context.instance, root, request.request_id, context.run_id)
     if owner is not None:  # told plainly, before this run has done anything
-        raise dg.Failure(description=(
-            f"Request {request.request_id} is already being handled by run {owner}, so this run stopped before "
-            "doing anything. Wait for that run to finish (its result is the request's result); to resume an "
-            "interrupted request, run it again with the same request id once no run holds it."),
-            allow_retries=False)
+        raise dg.Failure(description=run_recovery.already_handled_message(request.request_id, owner, True),
+                         allow_retries=False)
     if source not in ("inbox", "cli"):  # those channels recorded the receipt of the request already
         audit.record_received(root, request, channel=source)
     audit.record_started(root, request, run_id=context.run_id)

@@ -113,3 +113,17 @@ def test_staging_of_a_request_without_a_live_run_is_swept(home, instance, tmp_pa
         assert run_recovery.sweep_staging(instance, tmp_path) == ["req_live"]  # never outlives its retention
     finally:
         live.kill()
+
+
+def test_one_run_per_request_and_the_claim_passes_on_when_its_run_is_dead(home, instance, tmp_path):
+    live = Victim(home, tmp_path, "req_claimed")
+    try:
+        assert run_recovery.claim_request(instance, tmp_path, "req_claimed", live.run_id) is None
+        assert run_recovery.claim_request(instance, tmp_path, "req_claimed", "a-second-run") == live.run_id
+        assert run_recovery.runs_in_progress(instance, "req_claimed") == [live.run_id]
+    finally:
+        live.kill()
+    # The owner is dead: the next run takes the request over (a resume), after failing the dead run.
+    assert run_recovery.claim_request(instance, tmp_path, "req_claimed", "a-third-run") is None
+    assert instance.get_run_by_id(live.run_id).status == dg.DagsterRunStatus.FAILURE
+    assert run_recovery.runs_in_progress(instance, "req_claimed") == []
