@@ -22,7 +22,7 @@ from pathlib import Path
 import dagster as dg
 import pyarrow.dataset as ds
 
-from intercom_pipeline import storage
+from intercom_pipeline import run_recovery, storage
 from intercom_pipeline.connection import Connection, intercom_connection
 from intercom_pipeline.instance import project_instance
 from intercom_pipeline.settings import data_root
@@ -82,6 +82,10 @@ def run_demo(args: argparse.Namespace) -> int:
         if connection.is_emulated:
             os.environ["INTERCOM_PIPELINE_DEMO"] = "1"
         instance = project_instance()
+        # A demo killed earlier must not leave a run holding the pool's slots for this one.
+        recovered = run_recovery.recover(instance, data_root()).describe()
+        if recovered:
+            print(recovered, flush=True)
         from intercom_pipeline.definitions import defs  # after the environment points at Intercom
 
         run = DemoRun(connection, instance, defs, data_root())
