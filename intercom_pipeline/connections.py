@@ -147,15 +147,24 @@ def resolve(name: str | None = None, *, fake: bool = False, environ: Mapping[str
     if fake:
         return _registered_fake(conn_name, data)
     env = dict(os.environ if environ is None else environ)
-    configured = settings.named_connection_settings(_env_name(conn_name), env)
-    config = ClientConfig(token=configured.token, region=configured.region, base_url=configured.base_url,
-                          version=configured.version)
-    if configured.token:
-        return Connection(conn_name, config, fake=False, source="environment")
-    stored = _stored_oauth(conn_name, data, config, env)
+    token = settings.named_connection_settings(_env_name(conn_name), env).token
+    if token:
+        return with_token(conn_name, token, environ=env)
+    stored = _stored_oauth(conn_name, data, with_token(conn_name, None, environ=env).config, env)
     if stored is not None:
         return stored
     raise NotConfigured(not_configured_message(conn_name))
+
+
+def with_token(name: str | None, token: str | None, *, source: str = "environment",
+               environ: Mapping[str, str] | None = None) -> Connection:
+    """The connection ``name`` with this token and the region/base URL/version its variables give."""
+    conn_name = public_name(name)
+    env = dict(os.environ if environ is None else environ)
+    configured = settings.named_connection_settings(_env_name(conn_name), env)
+    config = ClientConfig(token=token, region=configured.region, base_url=configured.base_url,
+                          version=configured.version)
+    return Connection(conn_name, config, fake=False, source=source)
 
 
 def not_configured_message(name: str) -> str:
