@@ -11,7 +11,6 @@ location loads without it, and no token ever appears in Dagster config.
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -101,6 +100,12 @@ class IntercomResource(dg.ConfigurableResource):
     def target(self) -> connections.Target:
         """The workspace this resource acts on (app id from ``GET /me``, cached by the client)."""
         return self.resolved().target(self.client())
+
+    def known_target(self) -> connections.Target:
+        """The target without calling Intercom: the app id only if ``GET /me`` already answered."""
+        resolved = self.resolved()
+        return connections.Target(resolved.name, self.client().known_workspace_id or "", resolved.config.region,
+                                  connections.api_host(resolved.config.api_url), resolved.fake)
 
     def workspace_id(self) -> str:
         return self.client().workspace_id
