@@ -38,7 +38,6 @@ DEFAULT_LOCATION = "intercom_pipeline"
 QUEUE_DAEMON = "QUEUED_RUN_COORDINATOR"
 POLL_SECONDS = 0.5
 REAP_EVERY_POLLS = 10
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 class NoDaemon(RuntimeError):
@@ -85,7 +84,7 @@ def execute_in_process(instance: dg.DagsterInstance, job_name: str, run_config: 
     # definitions loading. The runs land in the same instance the UI shows.
     defs = dg.Definitions.merge(resources.defs, privacy.defs)
     result = defs.resolve_job_def(job_name).execute_in_process(
-        run_config={**run_config, **QUIET_LOGS}, instance=instance, raise_on_error=False,
+        run_config=run_config, instance=instance, raise_on_error=False,
         tags={**tags, **run_recovery.process_tags()})  # lets a later check see this process die
     return outcome_of(instance, result.run_id)
 
@@ -105,7 +104,7 @@ def submit_and_wait(instance: dg.DagsterInstance, job_name: str, run_config: dic
 def launch(run_id: str, job_name: str, run_config: dict[str, Any], tags: dict[str, str]) -> None:
     """``dagster job launch`` with the config in a private file (never on a command line)."""
     with tempfile.TemporaryDirectory(prefix="intercom-pipeline-launch-") as folder:
-        config = storage.write_json(Path(folder) / "run_config.json", {**run_config, **QUIET_LOGS}, private=True)
+        config = storage.write_json(Path(folder) / "run_config.json", run_config, private=True)
         command = [sys.executable, "-m", "dagster", "job", "launch", "--run-id", run_id, "-j", job_name,
                    "-c", str(config), "--tags", json.dumps(tags), *workspace_args(Path(folder))]
         done = subprocess.run(command, capture_output=True, text=True, check=False)

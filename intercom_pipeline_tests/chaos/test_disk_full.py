@@ -18,9 +18,8 @@ import dagster as dg
 import pytest
 
 from intercom_pipeline import storage
-from intercom_pipeline.defs import privacy as privacy_defs
-from intercom_pipeline.defs.resources import DataRootResource
-from intercom_pipeline_tests.privacy.conftest import ClientResource, access_request
+from intercom_pipeline_tests.privacy.conftest import access_request
+from intercom_pipeline_tests.privacy.test_dagster import run
 
 pytestmark = pytest.mark.chaos
 
@@ -57,10 +56,7 @@ def full_disk(staging: Path, monkeypatch: pytest.MonkeyPatch, tmpfs: bool) -> It
 
 
 def run_access(client, data_root, request, instance) -> dg.ExecuteInProcessResult:
-    defs = dg.Definitions.merge(privacy_defs.defs, dg.Definitions(resources={
-        "intercom": ClientResource(client), "data_root": DataRootResource(path=str(data_root))}))
-    return defs.resolve_job_def("access_job").execute_in_process(
-        run_config=privacy_defs.run_config_for(request, source="launchpad"), instance=instance, raise_on_error=False)
+    return run("access_job", request, client, data_root, instance)
 
 
 @pytest.mark.parametrize("tmpfs", [True, False], ids=["tmpfs-where-mountable", "injected-enospc"])
@@ -75,7 +71,7 @@ def test_disk_full_during_access_fails_cleanly_and_resumes(emulator, client, dat
             [failure] = failed.get_step_failure_events()
             message = failure.step_failure_data.error.message
             assert "is full" in message
-            assert "Free some space" in message
+            assert "Free space" in message
             assert "Traceback" not in message
             left = sorted(p.name for p in staging.iterdir())
             assert left == ([filler.name] if filler else [])  # no staged personal data left behind
