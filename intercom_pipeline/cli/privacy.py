@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from intercom_pipeline import connections, settings
+from intercom_pipeline import connections, settings, storage
 from intercom_pipeline.privacy import audit, retention, sealed
 from intercom_pipeline.privacy.requests import OBJECT_TYPES, PrivacyRequest, PrivacyRequestError
 
@@ -106,6 +106,7 @@ def run_request(request: PrivacyRequest, source: str, connection: str = connecti
     import dagster as dg
 
     from intercom_pipeline.defs import privacy, resources
+    from intercom_pipeline.instance import dagster_home as instance_home
     from intercom_pipeline.instance import project_instance
 
     # The privacy jobs with the shared resources only: a request never waits on another area's
@@ -121,6 +122,7 @@ def run_request(request: PrivacyRequest, source: str, connection: str = connecti
             run_config=run_config, instance=instance, raise_on_error=False,
             tags={"privacy/request_id": request.request_id, "privacy/type": request.type, "privacy/source": source})
         tags = instance.get_run_by_id(result.run_id).tags
+    storage.make_private_tree(instance_home())  # the run's new event-log files: 0600
     failures = [event.event_specific_data.error.message.strip() for event in result.all_events
                 if event.event_type_value == "STEP_FAILURE"]
     return {"success": result.success, "run_id": result.run_id, "result": tags.get("privacy/result"),
