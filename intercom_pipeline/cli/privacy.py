@@ -92,6 +92,7 @@ def _run(data: dict[str, Any], fake: bool) -> int:
 def _submit(request: PrivacyRequest, root: Path, fake: bool) -> int:
     try:
         connection = connections.route(request.workspace, fake=fake, root=root)
+        connections.resolve(connection, fake=fake, root=root)  # a bad setting is refused before anything runs
     except settings.SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -123,7 +124,7 @@ def run_request(request: PrivacyRequest, source: str, connection: str = connecti
             tags={"privacy/request_id": request.request_id, "privacy/type": request.type, "privacy/source": source})
         tags = instance.get_run_by_id(result.run_id).tags
     storage.make_private_tree(instance_home())  # the run's new event-log files: 0600
-    failures = [event.event_specific_data.error.message.strip() for event in result.all_events
+    failures = [_failure_text(event.event_specific_data) for event in result.all_events
                 if event.event_type_value == "STEP_FAILURE"]
     return {"success": result.success, "run_id": result.run_id, "result": tags.get("privacy/result"),
             "manual_task": tags.get("privacy/manual_task"), "failures": failures}
@@ -142,6 +143,14 @@ def _report(request: PrivacyRequest, root: Path, outcome: dict[str, Any]) -> int
         print(f"manual task: {root / 'privacy' / 'manual' / outcome['manual_task']}")
     print("(the full error, with its traceback, is in the run's logs in the Dagster UI)")
     return 1
+
+
+def _failure_text(data: Any) -> str:
+    """An expected failure's own description (``dg.Failure``), else the error's message."""
+    user = getattr(data, "user_failure_data", None)
+    if user is not None and user.description:
+        return str(user.description)
+    return str(data.error.message if data.error else "the step failed")
 
 
 def _summary(message: str) -> str:
