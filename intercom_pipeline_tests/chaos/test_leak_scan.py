@@ -22,6 +22,8 @@ from intercom_pipeline.instance import project_instance
 from intercom_pipeline.privacy import audit, retention
 from intercom_pipeline_tests.fixtures_emulator import make_emulator
 
+pytestmark = pytest.mark.chaos
+
 
 @pytest.fixture
 def workspace(data_root, monkeypatch):
