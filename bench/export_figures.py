@@ -180,47 +180,18 @@ def median(runs: list[dict], key: str) -> float:
     return statistics.median(float(r[key]) for r in runs)
 
 
-def measure(contacts: int, repeat: int, latency_ms: int = 200) -> list[dict]:
-    process, base_url, started = start_fake(contacts, "--rate-limit", str(LIMIT))
+def measure(contacts: int, repeat: int, child: str, per_minute: int = LIMIT, latency_ms: int = 200,
+            env: dict | None = None, *args: str) -> list[dict]:
+    """``repeat`` runs of the child ``child`` against one fake of ``contacts`` (reset before each)."""
+    process, base_url, started = start_fake(contacts, "--rate-limit", str(per_minute))
     print(f"fake with {contacts} contacts ready in {started:.0f} s", flush=True)
     try:
         results = []
         for _ in range(repeat):
-            configure(base_url, LIMIT, latency_ms)
-            result = run_child("export", base_url)
+            configure(base_url, per_minute, latency_ms)
+            result = run_child(child, base_url, env, *args)
             result["429s"] = throttled(base_url)
-            print(f"  {contacts} contacts: {json.dumps(result)}", flush=True)
-            results.append(result)
-        return results
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
-
-
-def measure_small(repeat: int, seconds: float) -> list[dict]:
-    process, base_url, _ = start_fake(300, "--rate-limit", "120")
-    try:
-        results = []
-        for _ in range(repeat):
-            configure(base_url, 120, 50)
-            result = run_child("small", base_url, None, "--seconds", str(seconds))
-            result["429s"] = throttled(base_url)
-            print(f"  20 per 10 s: {json.dumps(result)}", flush=True)
-            results.append(result)
-        return results
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
-
-
-def measure_dagster(repeat: int) -> list[dict]:
-    process, base_url, _ = start_fake(300, "--rate-limit", str(LIMIT))
-    try:
-        results = []
-        for _ in range(repeat):
-            configure(base_url, LIMIT, 0)
-            result = run_child("dagster", base_url, {"INTERCOM_EXPORTS_START": "2000-01-01"})
-            print(f"  dagster: {json.dumps(result)}", flush=True)
+            print(f"  {child}, {contacts} contacts: {json.dumps(result)}", flush=True)
             results.append(result)
         return results
     finally:
@@ -247,11 +218,11 @@ def main() -> None:
         print(json.dumps(out))
         return
     print(f"load average at start: {os.getloadavg()}", flush=True)
-    small = measure(300, args.repeat)
-    big = measure(20_000, args.repeat)
-    huge = [] if args.skip_100k else measure(100_000, args.repeat)
-    budget = measure_small(args.repeat, args.small_seconds)
-    dagster = measure_dagster(args.repeat)
+    small = measure(300, args.repeat, "export")
+    big = measure(20_000, args.repeat, "export")
+    huge = [] if args.skip_100k else measure(100_000, args.repeat, "export")
+    budget = measure(300, args.repeat, "small", 120, 50, None, "--seconds", str(args.small_seconds))
+    dagster = measure(300, args.repeat, "dagster", LIMIT, 0, {"INTERCOM_EXPORTS_START": "2000-01-01"})
     rows_small, rows_big = median(small, "rows"), median(big, "rows")
     net = (median(big, "cpu") - median(small, "cpu")) / (rows_big - rows_small) * 1e6
     print(f"\n| figure | median of {args.repeat} | goal |")

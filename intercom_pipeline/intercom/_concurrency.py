@@ -119,9 +119,18 @@ class ConcurrencyMixin:
             query = {"operator": "AND", "value": [*query["value"], {"field": "id", "operator": "$", "value": suffix}]}
         body = {"query": query, "pagination": {"per_page": size}, "sort": {"field": field, "order": "ascending"}}
         batch: list[dict[str, Any]] = []
+        ordered, previous = True, None  # the server's ascending sort, checked as we go
         for i, record in enumerate(pg.search_in_body(fetch, _search_keys(resource), body)):
-            if i == 0 and planner.split_if_big(piece, math.ceil(first["total"] / size)):
-                return  # smaller slices are queued instead
+            if i == 0:
+                kept = planner.split_if_big(piece, math.ceil(first["total"] / size))
+                if kept is None:
+                    return  # smaller slices are queued instead
+                hi = kept[1]  # this cursor goes on with the oldest part (its first page is in it)
+            value = record.get(field)
+            ordered = ordered and (previous is None or (value is not None and value >= previous))
+            previous = value
+            if ordered and isinstance(value, int | float) and value >= hi:
+                break  # sorted ascending: the rest is a later slice's (never assumed if unsorted)
             # Exactness never depends on the server: time and id suffix are re-checked here.
             if in_window(record, field, lo, hi) and str(record.get("id", "")).endswith(suffix):
                 batch.append(record)
@@ -178,18 +187,26 @@ class _Planner:
         with self._lock:
             return self.active == 0 and self._queue.empty()
 
-    def split_if_big(self, piece: Piece, pages: int) -> bool:
-        """After a slice's first page: split it when it holds far more than an even share."""
+    def split_if_big(self, piece: Piece, pages: int) -> Piece | None:
+        """After a slice's first page: split it when it holds far more than an even share.
+
+        Returns the piece the cursor goes on with: all of it (no split), its oldest part (a split
+        in time: the first page, sorted ascending, lies in it, so it is not fetched again), or
+        None (a split by id suffix: every part needs its own query; the cursor stops)."""
         with self._lock:
             if pages <= 2 * self._share:
-                return False
+                return piece
             parts = self._split(piece)
             if not parts:
-                return False
+                return piece
+            log.debug("intercom search slice split in %d: %d pages > 2 x %d", len(parts), pages, self._share)
+            if parts[0][2] == piece[2]:  # in time
+                for part in parts[1:]:
+                    self._push(part)
+                return parts[0]
             for part in parts:
                 self._push(part)
-            log.debug("intercom search slice split in %d: %d pages > 2 x %d", len(parts), pages, self._share)
-            return True
+            return None
 
     def _split(self, piece: Piece) -> list[Piece]:
         lo, hi, suffix = piece
