@@ -52,7 +52,7 @@ class ExportOutcome:
 # month's one file (no new files), so a small buffer costs little; snapshot and graph writers add a
 # part file per flush. Several writers run at once (conversations + parts; four graph streams), and
 # the whole export must stay under 200 MB, flat in the number of records.
-BUFFER_BYTES = {"incremental": 24 << 20, "parts": 16 << 20, "snapshot": 24 << 20, "graph": 16 << 20}
+BUFFER_BYTES = {"incremental": 8 << 20, "parts": 8 << 20, "snapshot": 24 << 20, "graph": 16 << 20}
 
 
 def _writer(data_root: Path, stream: Stream, workspace_id: str, converter: Converter,
