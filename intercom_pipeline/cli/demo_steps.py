@@ -80,7 +80,8 @@ def exports(run: DemoRun) -> None:
         "dagster/asset_partition_range_end": month_of(datetime.now(UTC).date()),
     })
     run.execute("warehouse_job")
-    for stream in sorted(p.name for p in (run.root / "exports").iterdir() if p.is_dir()):
+    for stream in sorted(p.name for p in (run.root / "exports").iterdir()
+                         if p.is_dir() and not p.name.startswith(".")):
         path = run.root / "exports" / stream
         run.rows.append((f"exports/{stream}", f"{dataset_rows(path)} rows", str(path)))
     warehouse = run.root / "warehouse.duckdb"

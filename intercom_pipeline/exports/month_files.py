@@ -146,11 +146,11 @@ def rewrite_lock(root: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def compact_day_folders(root: Path, schema: pa.Schema, time_column: str, private: bool) -> int:
+def compact_day_folders(root: Path, schema: pa.Schema, time_column: str, private: bool, staging: Path) -> int:
     """Fold ``updated_date=YYYY-MM-DD`` folders (the layout of earlier versions) into their month
     partitions, as a table format's optimize step does; returns how many day folders went.
 
-    Each month is rebuilt atomically from its current file and its day folders, then the day
+    ``staging``: where months are built (``writer.staging_dir``). Each month is rebuilt atomically from its current file and its day folders, then the day
     folders are removed. If a crash falls between the two, the next compaction skips a day folder
     whose day the month already holds, so no row is ever counted twice.
     """
@@ -158,17 +158,17 @@ def compact_day_folders(root: Path, schema: pa.Schema, time_column: str, private
     if not days:
         return 0
     with rewrite_lock(root):
-        _compact(root, days, schema, time_column, private)
+        _compact(root, days, schema, time_column, private, staging)
     return len(days)
 
 
-def _compact(root: Path, days: list[Path], schema: pa.Schema, time_column: str, private: bool) -> None:
+def _compact(root: Path, days: list[Path], schema: pa.Schema, time_column: str, private: bool, staging: Path) -> None:
     months: dict[str, list[Path]] = {}
     for day in days:
         months.setdefault(day.name.split("=", 1)[1][:7], []).append(day)
     for month, folders in months.items():
         published = root / f"{MONTH_KEY}={month}"
-        with storage.atomic_dir(published, private=private) as tmp:
+        with storage.atomic_dir(published, private=private, staging=staging) as tmp:
             target = MonthFile(tmp, schema, private)
             present = carry_over(published, (0, 0), time_column, target) if published.is_dir() else 0
             held = _days_held(published) if present else set()

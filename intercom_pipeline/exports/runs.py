@@ -28,7 +28,7 @@ from intercom_pipeline.exports.incremental import (
 from intercom_pipeline.exports.schema import Converter, SchemaInfo, converter_for
 from intercom_pipeline.exports.slicing import fan_out, probe, window_records
 from intercom_pipeline.exports.streams import PARTS, STREAMS, Stream
-from intercom_pipeline.exports.writer import DatasetWriter, stream_root
+from intercom_pipeline.exports.writer import DatasetWriter, staging_dir, stream_root
 
 BATCH = 1_000  # records converted at once: big enough for Arrow, small enough to keep memory flat
 
@@ -192,8 +192,9 @@ def export_incremental(
     parts_info = converter_for(PARTS, client, stream_root(data_root, PARTS.name, workspace), _iso(now))
     # Day folders of earlier versions are folded into months first (a no-op once done).
     for each, each_info in [(stream, info), *([(PARTS, parts_info)] if name == "conversations" else [])]:
-        month_files.compact_day_folders(stream_root(data_root, each.name, workspace), each_info.converter.schema,
-                                        each.version_columns[1], each.private)
+        root = stream_root(data_root, each.name, workspace)
+        month_files.compact_day_folders(root, each_info.converter.schema, each.version_columns[1], each.private,
+                                        staging_dir(root))
     with _writer(data_root, stream, workspace, info.converter, window) as writer:
         parts_writer = (_writer(data_root, PARTS, workspace, parts_info.converter, window)
                         if name == "conversations" else None)

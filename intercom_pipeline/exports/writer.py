@@ -44,6 +44,13 @@ def stream_root(data_root: Path, stream: str, workspace_id: str) -> Path:
     return storage.partition_dir(data_root / "exports", stream, workspace_id)
 
 
+def staging_dir(root: Path) -> Path:
+    """``exports/.staging/<stream>/workspace=<id>``: partitions being built, outside the stream's
+    folder, so ``exports/<stream>/**/*.parquet`` only ever matches published files."""
+    workspace, stream, exports = root, root.parent, root.parent.parent
+    return exports / ".staging" / stream.name / workspace.name
+
+
 @dataclass
 class WriteResult:
     stream: str
@@ -122,7 +129,8 @@ class DatasetWriter:
     def _folder(self, value: str) -> Path:
         if value not in self._tmp:
             target = self.root / f"{self.partition_key}={value}"
-            self._tmp[value] = self._stack.enter_context(storage.atomic_dir(target, private=self.private))
+            self._tmp[value] = self._stack.enter_context(
+                storage.atomic_dir(target, private=self.private, staging=staging_dir(self.root)))
             self._seq[value] = 0
             self.result.rows.setdefault(value, 0)
         return self._tmp[value]

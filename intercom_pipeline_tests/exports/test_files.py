@@ -13,7 +13,7 @@ from intercom_pipeline.exports import incremental, month_files, warehouse
 from intercom_pipeline.exports.schema import Converter, Registry, col, converter_for
 from intercom_pipeline.exports.streams import CONTACT_COLUMNS, STREAMS
 from intercom_pipeline.exports.subject_erasure import erase_exports
-from intercom_pipeline.exports.writer import DatasetWriter, dataset_files, stream_root
+from intercom_pipeline.exports.writer import DatasetWriter, dataset_files, staging_dir, stream_root
 from intercom_pipeline.pseudonyms import file_mode
 
 D = 1_767_225_600  # 2026-01-01 00:00:00 UTC
@@ -218,7 +218,7 @@ def test_day_folders_of_earlier_versions_are_folded_into_months_once(tmp_path):
                       ("2026-02-01", [contact("d", D + 31 * 86_400)])):
         with DatasetWriter(tmp_path, "contacts", "ws1", "updated_date", conv.schema, private=True) as w:
             w.add(day, conv.table(rows))
-    assert month_files.compact_day_folders(root, conv.schema, "updated_at", private=True) == 3
+    assert month_files.compact_day_folders(root, conv.schema, "updated_at", True, staging_dir(root)) == 3
     assert sorted(p.name for p in root.iterdir() if p.is_dir()) == ["updated_month=2026-01", "updated_month=2026-02"]
     frame = warehouse.read_stream(tmp_path, "contacts", "ws1")
     assert sorted(zip(frame["id"], frame["updated_date"], strict=True)) == [
@@ -227,9 +227,9 @@ def test_day_folders_of_earlier_versions_are_folded_into_months_once(tmp_path):
     # A crash after publishing a month but before removing its day folders: the day is not counted twice.
     with DatasetWriter(tmp_path, "contacts", "ws1", "updated_date", conv.schema, private=True) as w:
         w.add("2026-01-02", conv.table([contact("c", D + 86_400)]))
-    assert month_files.compact_day_folders(root, conv.schema, "updated_at", private=True) == 1
+    assert month_files.compact_day_folders(root, conv.schema, "updated_at", True, staging_dir(root)) == 1
     assert sorted(warehouse.read_stream(tmp_path, "contacts", "ws1")["id"]) == ["a", "b", "c", "d"]
-    assert month_files.compact_day_folders(root, conv.schema, "updated_at", private=True) == 0
+    assert month_files.compact_day_folders(root, conv.schema, "updated_at", True, staging_dir(root)) == 0
 
 
 def test_a_month_rewrite_replaces_exactly_the_window_and_keeps_the_rest(tmp_path):
@@ -249,3 +249,14 @@ def test_a_month_rewrite_replaces_exactly_the_window_and_keeps_the_rest(tmp_path
     table = pq.read_table(files[0])
     assert table["id"].to_pylist() == ["early", "late"]  # sorted by updated_at, day 2 emptied
     assert table["updated_date"].to_pylist() == ["2026-01-01", "2026-01-04"]
+
+
+def test_a_reader_globbing_a_stream_never_sees_a_file_being_written(tmp_path):
+    conv = Converter(list(CONTACT_COLUMNS))
+    stream_folder = tmp_path / "exports" / "contacts"
+    with DatasetWriter(tmp_path, "contacts", "ws1", "updated_month", conv.schema, private=True, buffer_bytes=1,
+                       window=(D, D + 86_400)) as writer:
+        writer.add("2026-01", conv.table([contact("a", D + 5)]))  # flushed at once: a row group on disk
+        assert list(stream_folder.rglob("*.parquet")) == []  # what `exports/contacts/**/*.parquet` matches
+    assert [p.relative_to(stream_folder).as_posix() for p in stream_folder.rglob("*.parquet")] == [
+        "workspace=ws1/updated_month=2026-01/part-00000.parquet"]
