@@ -163,7 +163,7 @@ def no_daemon_message(instance: dg.DagsterInstance, run_id: str | None = None) -
 def outcome_of(instance: dg.DagsterInstance, run_id: str) -> Outcome:
     run = instance.get_run_by_id(run_id)
     assert run is not None, run_id
-    failures = [entry.dagster_event.event_specific_data.error.message.strip()
+    failures = [failure_text(entry.dagster_event.event_specific_data).strip()
                 for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
                 if entry.dagster_event is not None and entry.dagster_event.event_specific_data.error]
     if not failures and run.status != dg.DagsterRunStatus.SUCCESS:
@@ -172,3 +172,10 @@ def outcome_of(instance: dg.DagsterInstance, run_id: str) -> Outcome:
     return Outcome(success=run.status == dg.DagsterRunStatus.SUCCESS, run_id=run_id,
                    result=run.tags.get("privacy/result"), manual_task=run.tags.get("privacy/manual_task"),
                    failures=failures)
+
+def failure_text(data: Any) -> str:
+    """An expected failure's own description (``dg.Failure``), else the error's message."""
+    user = getattr(data, "user_failure_data", None)
+    if user is not None and user.description:
+        return str(user.description)
+    return str(data.error.message if data.error else "the step failed")
