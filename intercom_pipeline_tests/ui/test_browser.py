@@ -20,6 +20,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from intercom_pipeline.privacy import sealed
+from intercom_pipeline.privacy.requests import PrivacyRequest
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 # Flags Debian's chromium needs as root on a closed network (no sandbox, no background fetches).
@@ -162,7 +165,11 @@ def test_launch_access_job_from_the_launchpad(dagster_dev: DagsterDev, tmp_path:
 
         page.goto(f"{dagster_dev.url}/locations/{LOCATION}/jobs/access_job/playground", wait_until="networkidle")
         page.wait_for_selector(".CodeMirror", timeout=60_000)
-        config = json.dumps({"ops": {"find_access_subject": {"config": {"email": email}}}})
+        # The email never enters Dagster: the request is sealed (as the inbox or the CLI would), and
+        # the launchpad names it by id. make ui registered its fake as connection "default".
+        request = PrivacyRequest.from_dict({"type": "access", "email": email, "request_id": "ui_access"})
+        sealed.seal(tmp_path / "data", request, "default", fake=True)
+        config = json.dumps({"ops": {"find_access_subject": {"config": {"request_id": "ui_access"}}}})
         page.evaluate("value => document.querySelector('.CodeMirror').CodeMirror.setValue(value)", config)
         _dismiss_community_dialog(page)
         page.get_by_role("button", name="Launch Run").click()
@@ -184,3 +191,4 @@ def test_launch_access_job_from_the_launchpad(dagster_dev: DagsterDev, tmp_path:
     assert contact_id in json.dumps(contacts)
     manifest = json.loads((packages[0] / "manifest.json").read_text())
     assert email not in json.dumps(manifest)
+    assert manifest["target"]["fake"] is True  # make ui without a token: the fake, and the package says so
