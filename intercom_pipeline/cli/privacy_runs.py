@@ -19,6 +19,7 @@ the next request.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -115,8 +116,6 @@ def launch(run_id: str, job_name: str, run_config: dict[str, Any], tags: dict[st
 
 def workspace_args(folder: Path) -> list[str]:
     """The code location the daemon knows: the operator's workspace file, or this package's."""
-    import os
-
     location = os.environ.get(LOCATION_ENV) or DEFAULT_LOCATION
     workspace = os.environ.get(WORKSPACE_ENV)
     if not workspace:
