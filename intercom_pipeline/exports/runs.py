@@ -50,7 +50,8 @@ class ExportOutcome:
 # so flushing often makes many small files; a snapshot writer has one partition and flushes into
 # one big file at little cost. Several writers run at once (conversations + parts; four graph
 # streams), so the sum stays well under the 500 MB a 100k-contact run may use.
-BUFFER_BYTES = {"incremental": 64 << 20, "parts": 48 << 20, "snapshot": 24 << 20, "graph": 24 << 20}
+BUFFER_BYTES = {"incremental": 64 << 20, "parts": 48 << 20, "snapshot": 24 << 20, "graph": 24 << 20,
+                "events": 24 << 20}
 
 
 def _writer(data_root: Path, stream: Stream, workspace_id: str, converter: Converter) -> DatasetWriter:

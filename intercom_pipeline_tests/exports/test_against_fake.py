@@ -3,7 +3,6 @@ new custom attributes, complete conversation parts, the contact graph, and erasu
 
 from __future__ import annotations
 
-import duckdb
 import pyarrow.parquet as pq
 
 from intercom_pipeline.exports import graph, runs, warehouse
@@ -52,7 +51,7 @@ def test_full_load_is_exact_for_contacts_conversations_and_tickets(emulator, cli
     assert exported_parts == expected_parts
     # The warehouse's current-state views agree (one row per conversation, its latest parts).
     warehouse.build(data_root, warehouse_modes())
-    db = duckdb.connect(str(data_root / "warehouse.duckdb"), read_only=True)
+    db = warehouse.connect(data_root)
     assert db.execute("SELECT count(*) FROM conversation_parts").fetchone() == (len(expected_parts),)
     assert db.execute("SELECT count(*), count(DISTINCT id) FROM contacts").fetchone() == (len(_fake.contacts(emulator)),) * 2
 
