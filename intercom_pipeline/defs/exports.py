@@ -27,7 +27,15 @@ from intercom_pipeline import settings
 from intercom_pipeline.exports import events, graph, published, runs, warehouse
 from intercom_pipeline.exports.completeness import Completeness
 from intercom_pipeline.exports.runs import ExportOutcome
-from intercom_pipeline.exports.streams import EVENTS, GRAPH, INCREMENTAL, PARTS, SNAPSHOTS, STREAMS, warehouse_modes
+from intercom_pipeline.exports.streams import (
+    EVENTS,
+    GRAPH,
+    INCREMENTAL,
+    PARTS,
+    SNAPSHOTS,
+    STREAMS,
+    warehouse_modes,
+)
 
 START_ENV = "INTERCOM_EXPORTS_START"
 GROUP = "exports"

@@ -94,12 +94,12 @@ def export_events(client: Any, data_root: Path, start: int, end: int, now: float
         for day in window.days():
             writer.ensure(day)
         rows: list[dict] = []
-        for contact, events in fan_out(client, lambda c: _events_in(client, c, window), contacts):
-            if events is None:
+        for _contact, found in fan_out(client, lambda c: _events_in(client, c, window), contacts):
+            if found is None:
                 gone += 1
                 continue
             asked += 1
-            rows += events
+            rows += found
         rows.sort(key=lambda r: int(r["created_at"]))
         if rows:
             write_by_day(rows, info.converter.table(rows), [int(r["created_at"]) // DAY for r in rows], writer)
