@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from intercom_pipeline import storage
-from intercom_pipeline.erasure_registry import erasable
+from intercom_pipeline.erasure_registry import erasable, plan_row_drops, previewing_into
 from intercom_pipeline.privacy import report
 from intercom_pipeline.privacy.access import ContactData, Masker, select
 from intercom_pipeline.privacy.requests import OBJECT_TYPES, PrivacyRequest
@@ -150,7 +150,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@erasable("privacy.access_packages")
+@erasable("privacy.access_packages", previews=True)
 def erase_access_packages(data_root: Path, workspace_id: str, contact_ids: frozenset[str]) -> list[Path]:
     """Remove deleted contacts' records from every earlier access package of the workspace."""
     changed: list[Path] = []
@@ -192,12 +192,15 @@ def _erase_package(manifest_path: Path, manifest: dict[str, Any], contact_ids: f
             kept.append(record)
         if kept == payload["records"]:
             continue
+        if previewing_into() is not None:  # a dry run: say what would go, write nothing
+            plan_row_drops(path, len(payload["records"]), range(dropped))
+            continue
         storage.write_json(path, {**payload, "records": kept}, private=True)
         info.update(count=len(kept), sha256=_sha256(path))
         manifest["counts"][name] = len(kept)
         removed[name] = dropped
         changed.append(path)
-    if changed or relinked:
+    if (changed or relinked) and previewing_into() is None:
         manifest["contact_ids"] = sorted(set(manifest.get("contact_ids", [])) - contact_ids)
         manifest["erasures"].append({"at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
                                      "contact_ids": sorted(contact_ids), "removed": removed})

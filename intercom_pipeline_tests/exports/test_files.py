@@ -163,7 +163,7 @@ def test_rerun_empties_a_day_whose_records_moved_and_leaves_other_days(tmp_path)
         with DatasetWriter(tmp_path, "contacts", "ws1", "updated_date", conv.schema, private=True) as writer:
             incremental.export_window("contacts", records, rerun, conv, writer)
     root = stream_root(tmp_path, "contacts", "ws1")
-    assert list((root / "updated_date=2026-01-01").iterdir()) == []  # "a" moved on: the day is emptied
+    assert [p.name for p in (root / "updated_date=2026-01-01").iterdir()] == ["_EMPTY"]  # "a" moved on: emptied, said so
     assert pq.read_table(root / "updated_date=2026-01-02").column("id").to_pylist() == ["a"]
     assert pq.read_table(root / "updated_date=2026-01-03").column("id").to_pylist() == ["b"]  # outside the re-run
 

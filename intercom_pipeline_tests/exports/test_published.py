@@ -155,3 +155,30 @@ def test_cli_check_never_falls_back_to_the_fake(data_root, monkeypatch, capsys):
         monkeypatch.delenv(name, raising=False)
     assert main(["exports", "check"]) == 2
     assert "never checks against the embedded fake" in capsys.readouterr().err
+
+
+def test_erasure_marks_emptied_export_partitions_and_removes_emptied_sample_folders(emulator, client, data_root):
+    from intercom_pipeline import erasure_registry
+    from intercom_pipeline.exports.subject_erasure import erase_exports
+
+    _load(emulator, client, data_root)
+    folders = published.partition_folders(data_root, "contacts", emulator.app_id)
+    lonely = next(f for f in folders if published.rows_per_partition(f.glob("part-*.parquet")).get(f.name[13:]) == 1)
+    contact = pd_ids(lonely)[0]
+    erase_exports(data_root, emulator.app_id, frozenset({contact}))
+    assert sorted(p.name for p in lonely.iterdir()) == [erasure_registry.EMPTY_MARKER]
+    samples = data_root / "discovery/samples" / f"workspace={emulator.app_id}" / "object=contacts" / "date=2026-01-01"
+    samples.mkdir(parents=True)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    pq.write_table(pa.table({"contact_id": [contact]}), samples / "part-0.parquet")
+    erasure_registry.erase_parquet_rows([samples / "part-0.parquet"], "contact_id", frozenset({contact}), private=True)
+    assert not samples.exists()
+    empty_days = [f for f in folders if f.exists() and not any(f.glob("part-*.parquet"))]
+    assert all((f / erasure_registry.EMPTY_MARKER).exists() for f in empty_days)
+
+
+def pd_ids(folder):
+    import pyarrow.parquet as pq
+
+    return [i for p in folder.glob("part-*.parquet") for i in pq.read_table(p, columns=["id"])["id"].to_pylist()]
