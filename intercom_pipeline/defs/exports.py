@@ -23,7 +23,7 @@ from typing import Any
 
 import dagster as dg
 
-from intercom_pipeline import settings
+from intercom_pipeline import charts, settings
 from intercom_pipeline.exports import events, graph, published, runs, warehouse
 from intercom_pipeline.exports.completeness import Completeness
 from intercom_pipeline.exports.runs import ExportOutcome
@@ -86,15 +86,9 @@ def _preview(outcome: ExportOutcome) -> str:
     return "\n".join(lines)
 
 
-def _partitions_md(rows: dict[str, int], width: int = 30, last: int = 31) -> str:
-    """Rows per partition as a Markdown bar chart (the newest ``last`` partitions)."""
-    shown = sorted(rows.items())[-last:]
-    top = max((n for _k, n in shown), default=0) or 1
-    lines = ["| partition | rows | |", "|---|---:|---|"]
-    lines += [f"| {key} | {n} | {'█' * max(1 if n else 0, round(width * n / top))} |" for key, n in shown]
-    if len(rows) > last:
-        lines.append(f"| … {len(rows) - last} older partitions | {sum(n for _k, n in sorted(rows.items())[:-last])} | |")
-    return "\n".join(lines)
+def _partitions_md(rows: dict[str, int], last: int = 31) -> str:
+    """Rows per partition as a Markdown bar chart, newest first (the latest ``last``)."""
+    return charts.bar_chart(sorted(rows.items(), reverse=True), "partition", "rows", limit=last)
 
 
 def _result(outcome: ExportOutcome, calls: dict[str, Any]) -> dg.MaterializeResult:

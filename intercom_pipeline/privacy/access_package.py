@@ -130,10 +130,14 @@ def write_package(data_root: Path, request: PrivacyRequest, workspace_id: str,
 
 
 def workspace_label(manifest: dict[str, Any]) -> str:
-    """The workspace as the report names it: its app id, and the API host when recorded."""
-    target = manifest.get("target") or {}
-    host = target.get("api_host") or target.get("base_url") if isinstance(target, dict) else None
-    return f"{manifest['workspace_id']} ({host})" if host else str(manifest["workspace_id"])
+    """The workspace as the report names it: its app id, and, when the package records its target
+    (connections.Target), the region and API host, and whether it was the fake."""
+    target = manifest.get("target")
+    if not isinstance(target, dict) or not target.get("api_host"):
+        return str(manifest["workspace_id"])
+    region = f", region {target['region']}" if target.get("region") else ""
+    fake = " — the embedded fake Intercom, not a real workspace" if target.get("fake") else ""
+    return f"{target.get('app_id') or manifest['workspace_id']} ({target['api_host']}{region}){fake}"
 
 
 def write_reports(folder: Path, manifest: dict[str, Any]) -> None:

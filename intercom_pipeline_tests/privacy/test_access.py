@@ -157,3 +157,14 @@ def test_5xx_and_429_during_a_run_still_give_the_full_package(emulator, client, 
     statuses = {status for counts in by_endpoint.values() for status in counts}
     assert "429" in statuses and statuses & {"500", "502", "503"}
     assert client.stats.retries > 0
+
+
+def test_the_report_names_the_target_workspace_when_the_package_records_it():
+    target = {"connection": "eu", "app_id": "abc123", "region": "EU", "api_host": "https://api.eu.intercom.io",
+              "fake": False}
+    assert access_package.workspace_label({"workspace_id": "abc123", "target": target}) == (
+        "abc123 (https://api.eu.intercom.io, region EU)")
+    fake = {**target, "api_host": "http://127.0.0.1:8000", "fake": True}
+    assert access_package.workspace_label({"workspace_id": "abc123", "target": fake}).endswith(
+        "the embedded fake Intercom, not a real workspace")
+    assert access_package.workspace_label({"workspace_id": "abc123"}) == "abc123"
