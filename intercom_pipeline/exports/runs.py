@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from intercom_pipeline.exports import completeness as cc
+from intercom_pipeline.exports import schema_sync
 from intercom_pipeline.exports.incremental import (
     DAY,
     Deduper,
@@ -64,6 +65,9 @@ def _outcome(stream: Stream, writer: DatasetWriter, check: cc.Completeness, info
              **metadata: Any) -> ExportOutcome:
     result = writer.result
     meta = dict(metadata)
+    if info is not None and (info.added or info.type_changes):  # new columns: older files get them too
+        meta["files_given_new_columns"] = len(schema_sync.unify(writer.data_root, stream.name,
+                                                                 writer.root.name.split("=", 1)[1], stream.private))
     if info is not None:
         meta["columns_added"] = info.added
         meta["type_changes"] = info.type_changes

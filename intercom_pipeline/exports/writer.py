@@ -65,6 +65,7 @@ class DatasetWriter:
         buffer_bytes: int = DEFAULT_BUFFER_BYTES,
         version_columns: tuple[str, str] = ("id", "updated_at"),
     ) -> None:
+        self.data_root = data_root
         self.root = stream_root(data_root, stream, workspace_id)
         self.stream, self.partition_key, self.schema = stream, partition_key, schema
         self.private, self.buffer_bytes = private, buffer_bytes
