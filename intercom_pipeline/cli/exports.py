@@ -1,19 +1,18 @@
 """``intercom-pipeline exports check`` and ``intercom-pipeline exports warehouse``.
 
-``check`` runs the on-disk completeness checks (exports/published.py) against the configured
-workspace — ``INTERCOM_ACCESS_TOKEN`` / ``INTERCOM_BASE_URL`` or a token stored by ``connect`` —
-and never falls back to the embedded fake: comparing files with a fresh fake workspace would
-prove nothing. It prints one line per stream and exits 1 if any check fails.
+``check`` runs the on-disk completeness checks (exports/published.py) against one connection
+(``--connection``, resolved by ``intercom_pipeline.connections``: an environment token or a token
+stored by ``connect``; the fake only with ``--fake``, i.e. the fake registered by ``make ui``). It
+prints one line per stream and exits 1 if any check fails, 2 if it cannot run.
 ``warehouse`` (re)builds ``<data root>/warehouse.duckdb``, e.g. after copying the data root.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from intercom_pipeline import settings
+from intercom_pipeline import connections, settings
 from intercom_pipeline.exports import published, warehouse
 from intercom_pipeline.exports.streams import warehouse_modes
 from intercom_pipeline.intercom import IntercomError
@@ -25,31 +24,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check = commands.add_parser("check", help="compare the Parquet files on disk with the server's totals")
     check.add_argument("--stream", action="append", choices=published.CHECKED,
                        help="only this stream (repeatable; default: every checked stream)")
+    check.add_argument("--connection", default=connections.DEFAULT, help="connection name (default: default)")
+    check.add_argument("--fake", action="store_true", help="check against the fake registered by `make ui`")
     check.set_defaults(handler=cmd_check)
     build = commands.add_parser("warehouse", help="rebuild warehouse.duckdb over the files under the data root")
     build.set_defaults(handler=cmd_warehouse)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from intercom_pipeline.cli.intercom import _client_for, _store
-
-    conn = settings.connection_settings()
-    if not (conn.token or os.environ.get("INTERCOM_BASE_URL") or _store().load(conn.base_url)):
-        print("exports check needs the workspace the files came from: set INTERCOM_ACCESS_TOKEN (and "
-              "INTERCOM_REGION or INTERCOM_BASE_URL), or run `intercom-pipeline connect` first. It never "
-              "checks against the embedded fake by itself.", file=sys.stderr)
-        return 2
     root = settings.data_root()
     failed = 0
     try:
-        with _client_for(conn) as client:
-            print(f"workspace {client.workspace_id} at {conn.base_url}; files under {root / 'exports'}")
+        connection = connections.resolve(args.connection, fake=args.fake)
+        with connection.client() as client:
+            print(f"workspace {client.workspace_id} at {connections.api_host(connection.config.api_url)}; "
+                  f"files under {root / 'exports'}")
             for stream in args.stream or published.CHECKED:
                 result = published.check_stream(client, root, stream)
                 failed += not result.check.passed
                 state = "ok    " if result.check.passed else "FAILED"
                 print(f"{state} {stream}: {len(result.rows)} partitions, {sum(result.rows.values())} rows on disk; "
                       f"{result.check.detail}")
+    except settings.SettingsError as error:
+        print(f"exports check: {error}", file=sys.stderr)
+        return 2
     except IntercomError as error:
         print(f"exports check could not reach Intercom: {error}. Check the token and host "
               "(`intercom-pipeline check-connection`).", file=sys.stderr)

@@ -154,7 +154,7 @@ def test_cli_check_never_falls_back_to_the_fake(data_root, monkeypatch, capsys):
     for name in ("INTERCOM_ACCESS_TOKEN", "INTERCOM_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     assert main(["exports", "check"]) == 2
-    assert "never checks against the embedded fake" in capsys.readouterr().err
+    assert "No Intercom token is configured for connection 'default'" in capsys.readouterr().err
 
 
 def test_erasure_marks_emptied_export_partitions_and_removes_emptied_sample_folders(emulator, client, data_root):
