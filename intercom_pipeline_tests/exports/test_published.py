@@ -182,3 +182,14 @@ def pd_ids(folder):
     import pyarrow.parquet as pq
 
     return [i for p in folder.glob("part-*.parquet") for i in pq.read_table(p, columns=["id"])["id"].to_pylist()]
+
+
+def test_published_check_is_exact_in_a_workspace_whose_days_are_not_utc_days(emulator_factory, data_root):
+    from intercom_pipeline_tests.fixtures_client import make_client
+
+    emulator = emulator_factory(timezone="America/Los_Angeles")
+    with make_client(emulator) as client:
+        _load(emulator, client, data_root)
+        assert published.check_stream(client, data_root, "contacts").check.passed
+        max(dataset_files(data_root, "contacts", emulator.app_id), key=lambda p: p.stat().st_size).unlink()
+        assert not published.check_stream(client, data_root, "contacts").check.passed
