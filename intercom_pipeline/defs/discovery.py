@@ -86,6 +86,8 @@ def discovery_counts_and_samples(context: dg.AssetExecutionContext, config: Disc
         "dagster/row_count": len(out["count_rows"]),
         "dagster/column_schema": column_schema(fixed_schemas.COUNT_SCHEMA),
         "counts": dg.MetadataValue.md(report.counts_markdown(out["count_rows"])),
+        "all_objects_counted_today": dg.MetadataValue.md(report.all_objects_markdown(
+            discover.counts_of_day(root, workspace, day))),
         "path": dg.MetadataValue.path(str(out["counts_path"])),
         "intercom_calls": calls,
     })
@@ -130,6 +132,7 @@ def discovery_classification(context: dg.AssetExecutionContext, intercom: Interc
         "dagster/row_count": len(rows),
         "dagster/column_schema": column_schema(fixed_schemas.CLASSIFICATION_SCHEMA),
         "preview": dg.MetadataValue.md(report.classification_markdown(rows)),
+        "personal_data_by_category": dg.MetadataValue.md(report.category_chart(rows)),
         "personal_data_fields": sum(1 for r in rows if r["category"]),
         "path": dg.MetadataValue.path(str(path)),
     })

@@ -18,8 +18,13 @@ from intercom_pipeline.discovery.classify import ClassifierConfig
 from intercom_pipeline.discovery.sample_selection import Sample, SampleConfig
 from intercom_pipeline.tables import partition_files
 
+# Parents that state their item count (a contact's notes.total_count, a conversation's
+# count_conversation_parts) are all walked when that costs at most this many search pages: the
+# count is then exact instead of estimated (2,000 contacts: 14 calls).
+EXACT_WALK_PAGES = 40
 COMPANY_LIST_LIMIT = 10_000  # POST /companies/list serves at most this many companies by page
 COMPANY_PAGE = 50
+PAGE = 150  # search page size
 
 
 @dataclass
@@ -175,8 +180,31 @@ def _per_parent(client: Any, workspace_id: str, obj: str, day: str, config: Samp
     sample.method = f"{len(parents.records)} {spec.resource} read ({parents.method}); then " + sample.method
     per_parent = {pid: n for pid, (n, _h) in known.items()}
     parent_strata = {pid: h for pid, (_n, h) in known.items()}
-    rows = counts.estimate_rows(per_parent, parent_strata, parents.stratum_sizes, unit=spec.resource)
+    census = _census(client, spec, until, sum(parents.stratum_sizes))
+    if census is not None:
+        stated, pages = census
+        rows = counts.summed_rows(stated, len(stated), pages, spec.resource)
+    else:
+        rows = counts.estimate_rows(per_parent, parent_strata, parents.stratum_sizes, unit=spec.resource)
     return Collected(obj, day, sample, rows)
+
+
+def _census(client: Any, spec: _Parent, until: int, parents: int) -> tuple[dict[str, int], int] | None:
+    """Every parent's stated item count, when the parents fit in ``EXACT_WALK_PAGES`` pages."""
+    from intercom_pipeline.intercom import q
+
+    if spec.summary is None or parents > EXACT_WALK_PAGES * PAGE:
+        return None
+    outer, inner = spec.summary
+    stated: dict[str, int] = {}
+    for record in client.search(spec.resource, q.where("created_at", "<", until), per_page=PAGE):
+        total = (record.get(outer) or {}).get(inner)
+        if int(record.get("created_at") or 0) >= until:
+            continue
+        if not isinstance(total, int) or isinstance(total, bool):
+            return None  # a parent that does not state its count: estimate instead
+        stated[str(record["id"])] = total
+    return stated, max(1, -(-len(stated) // PAGE))
 
 
 def _redraw_with_items(parents: Sample, known: dict[str, tuple[int, int]], size: int, seed: int) -> None:
@@ -214,6 +242,16 @@ def write_collected(data_root: Path, workspace_id: str, collected: Collected, no
     partition_files.write_rows(counts_path, "counts", rows)
     return {"sample_path": sample_path, "sample_rows": sample_table.num_rows, "counts_path": counts_path,
             "count_rows": rows, "method": collected.sample.method}
+
+
+def counts_of_day(data_root: Path, workspace_id: str, day: str) -> dict[str, list[dict[str, Any]]]:
+    """The count rows of every object counted on ``day`` (objects not counted yet are left out)."""
+    found = {}
+    for obj in objects.OBJECT_NAMES:
+        rows = partition_files.read_rows(partition_files.object_part(data_root, "counts", workspace_id, obj, day))
+        if rows:
+            found[obj] = rows
+    return found
 
 
 def classify_partition(data_root: Path, workspace_id: str, obj: str, day: str, now: datetime,

@@ -6,6 +6,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from intercom_pipeline import charts
+
 MAX_ROWS = 40
 
 
@@ -59,4 +61,27 @@ def inventory_markdown(rows: list[Mapping[str, Any]]) -> str:
         custom = sum(n for (o, c, _a), n in attrs.items() if o == obj and c)
         archived = sum(n for (o, _c, a), n in attrs.items() if o == obj and a)
         lines.append(f"| {obj} | {standard} | {custom} | {archived} |")
+    return "\n".join(lines)
+
+
+def category_chart(rows: list[Mapping[str, Any]]) -> str:
+    """Personal-data fields per category, as a bar chart."""
+    by_category = Counter(str(r["category"]) for r in rows if r.get("category"))
+    if not by_category:
+        return "No field of this sample holds personal data."
+    return charts.bar_chart(by_category.most_common(), "category", "fields")
+
+
+def all_objects_markdown(rows_by_object: Mapping[str, list[Mapping[str, Any]]]) -> str:
+    """One line per object counted that day (its ``all`` row): count, exact or bounds, and a bar."""
+    totals = {obj: next((r for r in rows if r["subset"] == "all"), None) for obj, rows in rows_by_object.items()}
+    lines = ["| object | count | exact? | 95% bounds | |", "|---|---:|---|---|---|"]
+    top = max((int(r["count"] or 0) for r in totals.values() if r), default=0) or 1
+    for obj, row in sorted(totals.items(), key=lambda kv: -int((kv[1] or {}).get("count") or 0)):
+        if row is None:
+            continue
+        count = int(row["count"] or 0)
+        bounds = "" if row.get("ci_low") is None else f"{row['ci_low']}–{row['ci_high']}"
+        bar = "█" * max(1 if count else 0, round(charts.WIDTH * count / top))
+        lines.append(f"| {obj} | {count} | {'exact' if row['exact'] else 'estimated'} | {bounds} | {bar} |")
     return "\n".join(lines)

@@ -99,7 +99,7 @@ def enforce_retention(data_root: Path, today: date, retention_days: int = DEFAUL
     return removed
 
 
-@erasable("discovery.samples")
+@erasable("discovery.samples", previews=True)
 def erase_contacts(data_root: Path, workspace_id: str, contact_ids: frozenset[str]) -> list[Path]:
     """Drop the rows of deleted contacts from every sample file of the workspace."""
     base = storage.partition_dir(data_root, DATASET, workspace_id)

@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from intercom_pipeline.exports import completeness as cc
+from intercom_pipeline.exports import schema_sync
 from intercom_pipeline.exports.incremental import (
     DAY,
     Deduper,
@@ -50,7 +51,8 @@ class ExportOutcome:
 # so flushing often makes many small files; a snapshot writer has one partition and flushes into
 # one big file at little cost. Several writers run at once (conversations + parts; four graph
 # streams), so the sum stays well under the 500 MB a 100k-contact run may use.
-BUFFER_BYTES = {"incremental": 64 << 20, "parts": 48 << 20, "snapshot": 24 << 20, "graph": 24 << 20}
+BUFFER_BYTES = {"incremental": 64 << 20, "parts": 48 << 20, "snapshot": 24 << 20, "graph": 24 << 20,
+                "events": 24 << 20}
 
 
 def _writer(data_root: Path, stream: Stream, workspace_id: str, converter: Converter) -> DatasetWriter:
@@ -63,6 +65,9 @@ def _outcome(stream: Stream, writer: DatasetWriter, check: cc.Completeness, info
              **metadata: Any) -> ExportOutcome:
     result = writer.result
     meta = dict(metadata)
+    if info is not None and (info.added or info.type_changes):  # new columns: older files get them too
+        meta["files_given_new_columns"] = len(schema_sync.unify(writer.data_root, stream.name,
+                                                                 writer.root.name.split("=", 1)[1], stream.private))
     if info is not None:
         meta["columns_added"] = info.added
         meta["type_changes"] = info.type_changes

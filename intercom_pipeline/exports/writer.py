@@ -7,8 +7,8 @@ byte budget and then written as new part files, so memory stays bounded however 
 exports. Each partition folder is built under a temporary name and renamed into place when the run
 finishes (``storage.atomic_dir``): a reader sees the old partition or the new one, never a mix, and
 a failed run leaves the previous data untouched. Every partition a run covers is replaced, even when
-it has no rows now (an empty folder: "exported, nothing there" differs from "never exported", and a
-day whose records all moved to a later day loses its stale rows).
+it has no rows now (a folder holding only an ``_EMPTY`` marker: "exported, nothing there" differs
+from "never exported", and a day whose records all moved to a later day loses its stale rows).
 
 What does not belong here: converting records (schema.py) or deciding partitions (incremental.py).
 """
@@ -65,6 +65,7 @@ class DatasetWriter:
         buffer_bytes: int = DEFAULT_BUFFER_BYTES,
         version_columns: tuple[str, str] = ("id", "updated_at"),
     ) -> None:
+        self.data_root = data_root
         self.root = stream_root(data_root, stream, workspace_id)
         self.stream, self.partition_key, self.schema = stream, partition_key, schema
         self.private, self.buffer_bytes = private, buffer_bytes
@@ -173,6 +174,11 @@ class DatasetWriter:
         self.flush()
         for value, pairs in self._drops.items():
             self._apply_drops(value, pairs)
+        for value, rows in self.result.rows.items():
+            if rows == 0 and not any(self._tmp[value].glob("part-*.parquet")):
+                # "exported, nothing there" is said explicitly, not left to an empty folder.
+                storage.write_bytes(self._tmp[value] / "_EMPTY", b"exported; no rows in this partition\n",
+                                    private=self.private)
         self._finished = True
         return self.result
 

@@ -68,6 +68,8 @@ def plan_deletion(client: Any, request: PrivacyRequest, data_root: Path, workspa
                       "conversations_removed_by_cascade": info.get("conversations", [])}
                      for cid, info in sorted(plan["contacts"].items())],
         "api_calls_planned": {"DELETE /contacts/{id}": sum(1 for cid in plan["contacts"] if cid not in done)},
+        # The local datasets and files a real deletion would rewrite (or remove), with row counts.
+        "local_copies": erasure_registry.preview(data_root, workspace_id, frozenset(plan["contacts"])),
         "notes": [ARCHIVED_NOTE],
     }
     ledger.write(ledger.preview_path, preview)

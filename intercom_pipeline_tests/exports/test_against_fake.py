@@ -4,6 +4,7 @@ new custom attributes, complete conversation parts, the contact graph, and erasu
 from __future__ import annotations
 
 import duckdb
+import pandas as pd
 import pyarrow.parquet as pq
 
 from intercom_pipeline.exports import graph, runs, warehouse
@@ -52,7 +53,7 @@ def test_full_load_is_exact_for_contacts_conversations_and_tickets(emulator, cli
     assert exported_parts == expected_parts
     # The warehouse's current-state views agree (one row per conversation, its latest parts).
     warehouse.build(data_root, warehouse_modes())
-    db = duckdb.connect(str(data_root / "warehouse.duckdb"), read_only=True)
+    db = warehouse.connect(data_root)
     assert db.execute("SELECT count(*) FROM conversation_parts").fetchone() == (len(expected_parts),)
     assert db.execute("SELECT count(*), count(DISTINCT id) FROM contacts").fetchone() == (len(_fake.contacts(emulator)),) * 2
 
@@ -162,9 +163,15 @@ def test_new_custom_attribute_adds_a_column_and_old_partitions_still_read(emulat
     frame = warehouse.read_stream(data_root, "contacts", emulator.app_id)
     teal = frame[frame["custom_favourite_colour"] == "teal"]
     assert set(teal["id"]) == {c["id"] for c in people}
-    old_file = next(f for f in dataset_files(data_root, "contacts", emulator.app_id) if "custom_favourite_colour"
-                    not in pq.read_schema(f).names)
-    assert pq.read_table(old_file).num_rows >= 0  # an earlier partition, untouched and readable
+    # Older files were given the new column (null), so every reader sees it on the plain folder.
+    assert all("custom_favourite_colour" in pq.read_schema(f).names
+               for f in dataset_files(data_root, "contacts", emulator.app_id))
+    assert outcome.metadata["files_given_new_columns"] > 0
+    plain = pd.read_parquet(data_root / "exports" / "contacts")
+    assert set(plain[plain["custom_favourite_colour"] == "teal"]["id"]) == {c["id"] for c in people}
+    assert len(plain) == len(frame)
+    folder = str(data_root / "exports" / "contacts" / "**" / "*.parquet")
+    assert "custom_favourite_colour" in duckdb.sql(f"SELECT * FROM read_parquet('{folder}') LIMIT 1").columns
 
 
 def test_contact_graph_is_exact_and_fetches_sub_resources_only_when_needed(emulator, client, data_root):

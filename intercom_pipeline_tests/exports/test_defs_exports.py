@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
-import duckdb
 import pytest
 
 from intercom_pipeline.defs import exports as export_defs
@@ -34,7 +33,7 @@ def _resources(client, data_root):
 
 def test_definitions_load_with_pools_kinds_partitions_and_checks():
     specs = {k.to_user_string(): a for a in export_defs.ASSETS for k in a.keys}
-    assert len(specs) == 19  # 18 streams + warehouse
+    assert len(specs) == 20  # 19 streams (events included) + warehouse
     for name, assets_def in specs.items():
         if name == "warehouse":
             continue
@@ -87,7 +86,7 @@ def test_snapshots_graph_and_warehouse(emulator, client, data_root):
     assert all(c.passed for c in result.get_asset_check_evaluations())
     built = dg.materialize([_asset("warehouse")], resources={"data_root": DataRootResource(path=str(data_root))})
     assert built.success
-    db = duckdb.connect(str(data_root / "warehouse.duckdb"), read_only=True)
+    db = warehouse.connect(data_root)
     assert db.execute("SELECT count(*) FROM tags").fetchone() == (len(emulator.backend.workspace.tags),)
     assert db.execute("SELECT count(DISTINCT contact_id) FROM notes").fetchone()[0] > 0
 
@@ -119,7 +118,7 @@ def test_incremental_job_over_a_range_and_the_daily_schedule(emulator, client, d
     assert result.success
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
     assert checks == {"contacts_complete": True, "conversations_complete": True,
-                      "conversation_parts_complete": True, "tickets_complete": True}
+                      "conversation_parts_complete": True, "tickets_complete": True, "events_complete": True}
     at = datetime(today.year, today.month, today.day, 0, 15, tzinfo=UTC)
     [request] = export_defs.exports_incremental_daily.evaluate_tick(
         dg.build_schedule_context(scheduled_execution_time=at)).run_requests

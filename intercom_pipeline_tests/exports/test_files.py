@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -123,7 +122,7 @@ def test_warehouse_views_current_state_and_schema_evolution(tmp_path):
     _write(tmp_path, "tags", "snapshot_date", "2026-01-02", [{"id": "1"}], [col("id")])
     built = warehouse.build(tmp_path, {"contacts": "incremental", "tags": "snapshot", "notes": "snapshot"})
     assert built == {"views": ["contacts", "tags"], "skipped": ["notes"]}
-    db = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    db = warehouse.connect(tmp_path)
     current = db.execute("SELECT id, tier FROM contacts ORDER BY id").fetchall()
     assert current == [("a", "pro"), ("b", None)]
     assert db.execute("SELECT count(*) FROM contacts_all").fetchone() == (3,)
@@ -132,7 +131,7 @@ def test_warehouse_views_current_state_and_schema_evolution(tmp_path):
     assert len(frame) == 3 and "tier" in frame.columns and set(frame["updated_date"]) == {"2026-01-01", "2026-01-02"}
     assert isinstance(frame, pd.DataFrame)
     # The analysts' one-liners: DuckDB to pandas, and pandas straight on a stream folder.
-    assert len(duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True).sql("SELECT * FROM contacts").to_arrow_table().to_pandas()) == 2
+    assert len(warehouse.connect(tmp_path).sql("SELECT * FROM contacts").to_arrow_table().to_pandas()) == 2
     assert len(pd.read_parquet(tmp_path / "exports" / "tags")) == 3
     assert file_mode(tmp_path / "warehouse.duckdb") == 0o600
 
@@ -164,7 +163,7 @@ def test_rerun_empties_a_day_whose_records_moved_and_leaves_other_days(tmp_path)
         with DatasetWriter(tmp_path, "contacts", "ws1", "updated_date", conv.schema, private=True) as writer:
             incremental.export_window("contacts", records, rerun, conv, writer)
     root = stream_root(tmp_path, "contacts", "ws1")
-    assert list((root / "updated_date=2026-01-01").iterdir()) == []  # "a" moved on: the day is emptied
+    assert [p.name for p in (root / "updated_date=2026-01-01").iterdir()] == ["_EMPTY"]  # "a" moved on: emptied, said so
     assert pq.read_table(root / "updated_date=2026-01-02").column("id").to_pylist() == ["a"]
     assert pq.read_table(root / "updated_date=2026-01-03").column("id").to_pylist() == ["b"]  # outside the re-run
 
@@ -188,5 +187,5 @@ def test_a_type_change_gets_a_new_column_and_earlier_partitions_keep_theirs(tmp_
     frame = warehouse.read_stream(tmp_path, "contacts").sort_values("updated_date")
     assert frame["custom_seats"].tolist()[0] == "ten" and frame["custom_seats__int"].tolist()[1] == 10
     warehouse.build(tmp_path, {"contacts": "incremental"})
-    db = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    db = warehouse.connect(tmp_path)
     assert db.execute("SELECT count(*) FROM contacts_all WHERE custom_seats__int = 10").fetchone() == (1,)

@@ -65,6 +65,27 @@ def test_dry_run_previews_and_deletes_nothing(emulator, client, data_root, hard)
     assert not (preview.parent / "receipt.json").exists()
 
 
+def test_dry_run_lists_the_local_files_a_deletion_would_rewrite_with_rows_and_changes_none(
+        emulator, client, data_root, hard):
+    from intercom_pipeline.exports import runs
+    from intercom_pipeline.exports.writer import dataset_files
+
+    shared = hard["shared_email"]
+    package = run_access(client, access_request(shared["email"]), data_root)
+    now = emulator.clock()
+    runs.export_incremental(client, "contacts", data_root, 0, int(now) + 1, now)
+    files = [*dataset_files(data_root, "contacts", emulator.app_id), *package.iterdir()]
+    before = {p: p.read_bytes() for p in files}
+    preview = storage.read_json(run_deletion(client, deletion_request(shared["email"], dry_run=True), data_root))
+    local = {(c["dataset"], c["file"]): c for c in preview["local_copies"]}
+    contacts_in_package = local[("privacy.access_packages", "privacy/access/acc_1/contacts.json")]
+    assert contacts_in_package["rows_removed"] == 2
+    assert contacts_in_package["action"] == "remove file" or contacts_in_package["rows"] == 2
+    exported = [c for (dataset, _f), c in local.items() if dataset == "exports" and "/contacts/" in c["file"]]
+    assert sum(c["rows_removed"] for c in exported) == 2  # the user and the lead, one row each
+    assert {p: p.read_bytes() for p in files} == before
+
+
 def test_crash_mid_deletion_then_rerun_completes_without_deleting_twice(emulator, client, data_root, hard):
     variants = hard["case_variants"]  # three contacts, one address in three cases
     request = deletion_request(variants["emails"][2])

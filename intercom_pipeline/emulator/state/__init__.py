@@ -55,7 +55,7 @@ class Backend:
         self.conversations = Conversations(data.conversations, attributes, timezone)
         self.tickets = Tickets(data.tickets, timezone)
         self.content = Content(data.articles, data.news_items, data.newsfeeds)
-        self.events = Events(data.events)
+        self.events = Events(data.events, clock)
         self.cascaded_conversations: list[str] = []
         self.log: list[dict[str, Any]] = []
 
