@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -70,7 +71,7 @@ def erase_parquet_rows(files: Iterable[Path], column: str, contact_ids: frozense
     return changed
 
 
-def rewrite_without(path: Path, table, drop, private: bool) -> bool:
+def rewrite_without(path: Path, table: pa.Table, drop: pa.ChunkedArray, private: bool) -> bool:
     """Rewrite ``path`` atomically without the rows where ``drop`` is true; a file left empty is
     removed. Returns whether anything was dropped."""
     if not pc.any(drop).as_py():
@@ -83,7 +84,5 @@ def rewrite_without(path: Path, table, drop, private: bool) -> bool:
     return True
 
 
-def _id_array(contact_ids: frozenset[str]):
-    import pyarrow as pa
-
+def _id_array(contact_ids: frozenset[str]) -> pa.Array:
     return pa.array(sorted(contact_ids), type=pa.string())

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from intercom_pipeline.discovery import detectors
-from intercom_pipeline.discovery.detectors import PII_CATEGORIES
+from intercom_pipeline.pii import PII_CATEGORIES
 
 __all__ = ["PII_CATEGORIES", "ClassifierConfig", "classify_records", "flatten", "field_values"]
 

@@ -17,7 +17,6 @@ import re
 from datetime import UTC, datetime
 
 from intercom_pipeline.discovery.names import looks_like_person_name, mentions_person
-from intercom_pipeline.pii import PII_CATEGORIES  # noqa: F401  (re-exported for classify)
 
 # Categories whose value detector is too weak to decide a field on its own: a person-name shape is
 # shared by job titles, cities and plan names, so a field is a name only when its name agrees.

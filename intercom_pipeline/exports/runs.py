@@ -27,6 +27,7 @@ from intercom_pipeline.exports.schema import Converter, SchemaInfo, converter_fo
 from intercom_pipeline.exports.slicing import fan_out, window_records
 from intercom_pipeline.exports.streams import PARTS, STREAMS, Stream
 from intercom_pipeline.exports.writer import DatasetWriter, stream_root
+from intercom_pipeline.intercom import IntercomClient
 
 BATCH = 2_000
 
@@ -78,7 +79,7 @@ def _iso(ts: float) -> str:
 # ---------------------------------------------------------------- snapshot streams
 
 
-def export_snapshot(client: Any, name: str, data_root: Path, snapshot_date: str, now: float) -> ExportOutcome:
+def export_snapshot(client: IntercomClient, name: str, data_root: Path, snapshot_date: str, now: float) -> ExportOutcome:
     """A full refresh of one snapshot stream into ``snapshot_date=<date>``."""
     stream = STREAMS[name]
     workspace = client.workspace_id
@@ -87,7 +88,7 @@ def export_snapshot(client: Any, name: str, data_root: Path, snapshot_date: str,
     duplicates = 0
     with _writer(data_root, stream, workspace, info.converter) as writer:
         writer.ensure(snapshot_date)
-        batch: list[dict] = []
+        batch: list[dict[str, Any]] = []
         for record in stream.fetch(client):
             key = _snapshot_key(record)
             if key in seen:  # a scroll or page shifting under us: keep the first copy
@@ -105,7 +106,7 @@ def export_snapshot(client: Any, name: str, data_root: Path, snapshot_date: str,
     return _outcome(stream, writer, check, info, duplicates_skipped=duplicates)
 
 
-def _snapshot_key(record: dict) -> str:
+def _snapshot_key(record: dict[str, Any]) -> str:
     """A record's identity in a snapshot: its id, or (model, name) for standard data attributes,
     which have no id."""
     if record.get("id") is not None:
@@ -113,7 +114,7 @@ def _snapshot_key(record: dict) -> str:
     return f"{record.get('model')}:{record.get('full_name') or record.get('name')}"
 
 
-def _server_total(client: Any, name: str) -> int | None:
+def _server_total(client: IntercomClient, name: str) -> int | None:
     """A total from GET /counts where one describes exactly this stream."""
     if name != "companies":
         return None
@@ -127,12 +128,12 @@ def _server_total(client: Any, name: str) -> int | None:
 class PartsExporter:
     """conversation_parts of each exported conversation batch, fetched concurrently."""
 
-    def __init__(self, client: Any, converter: Converter, writer: DatasetWriter) -> None:
+    def __init__(self, client: IntercomClient, converter: Converter, writer: DatasetWriter) -> None:
         self.client, self.converter, self.writer = client, converter, writer
         self.counts: dict[str, tuple[int, int]] = {}
         self.gone: list[str] = []  # deleted between search and fetch
 
-    def on_batch(self, conversations: list[dict]) -> None:
+    def on_batch(self, conversations: list[dict[str, Any]]) -> None:
         todo = []
         for conv in conversations:
             announced = (conv.get("statistics") or {}).get("count_conversation_parts")
@@ -140,7 +141,7 @@ class PartsExporter:
                 self.counts[conv["id"]] = (0, 0)
             else:
                 todo.append(conv)
-        rows: list[dict] = []
+        rows: list[dict[str, Any]] = []
         for conv, full in fan_out(self.client, self._fetch, todo):
             if full is None:
                 self.gone.append(conv["id"])
@@ -157,7 +158,7 @@ class PartsExporter:
             days = [int(r["_conversation_updated_at"]) // DAY for r in rows]
             write_by_day(rows, self.converter.table(rows), days, self.writer)
 
-    def _fetch(self, conv: dict) -> dict | None:
+    def _fetch(self, conv: dict[str, Any]) -> dict[str, Any] | None:
         from intercom_pipeline.intercom import NotFound
 
         try:
@@ -167,7 +168,7 @@ class PartsExporter:
 
 
 def export_incremental(
-    client: Any, name: str, data_root: Path, start: datetime | int, end: datetime | int, now: float
+    client: IntercomClient, name: str, data_root: Path, start: datetime | int, end: datetime | int, now: float
 ) -> list[ExportOutcome]:
     """Records of ``name`` with ``start <= updated_at < min(end, now)``, one partition per UTC day.
     For conversations, their parts too (two outcomes)."""
@@ -218,7 +219,7 @@ def export_incremental(
     return outcomes
 
 
-def _noting(records: Iterable[dict], ids: set[str], known: dict[str, int]) -> Iterable[dict]:
+def _noting(records: Iterable[dict[str, Any]], ids: set[str], known: dict[str, int]) -> Iterable[dict[str, Any]]:
     """Note every id walked; pass on only records not exported yet (or newer versions)."""
     for record in records:
         ids.add(record["id"])

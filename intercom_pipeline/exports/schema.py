@@ -28,6 +28,7 @@ import orjson
 import pyarrow as pa
 
 from intercom_pipeline import storage
+from intercom_pipeline.intercom import IntercomClient
 
 TS = pa.timestamp("s", tz="UTC")
 ARROW_TYPES: dict[str, pa.DataType] = {
@@ -87,7 +88,7 @@ def _dig(record: Any, path: Sequence[str]) -> Any:
     return value
 
 
-def extractor(path: Sequence[str]) -> Callable[[list[dict]], list[Any]]:
+def extractor(path: Sequence[str]) -> Callable[[list[dict[str, Any]]], list[Any]]:
     """A fast list builder for one column: plain comprehensions for the common shallow paths."""
     if len(path) == 1:
         (key,) = path
@@ -95,7 +96,7 @@ def extractor(path: Sequence[str]) -> Callable[[list[dict]], list[Any]]:
     if len(path) == 2 and "[]" not in path:
         outer, inner = path
 
-        def two(rows: list[dict]) -> list[Any]:
+        def two(rows: list[dict[str, Any]]) -> list[Any]:
             try:
                 return [(r.get(outer) or _EMPTY).get(inner) for r in rows]
             except AttributeError:  # an intermediate value that is not an object
@@ -273,7 +274,7 @@ class Converter:
             raise ValueError(f"duplicate column names in schema: {sorted(n for n in names if names.count(n) > 1)}")
         self.schema = pa.schema(fields)
 
-    def table(self, rows: list[dict]) -> pa.Table:
+    def table(self, rows: list[dict[str, Any]]) -> pa.Table:
         rejected: dict[int, dict[str, Any]] = {}
         arrays = [to_array(c.kind, get(rows), rejected, c.name) for c, get in self._extract]
         if self.custom_source:
@@ -281,7 +282,7 @@ class Converter:
         arrays.append(self._rejected_array(len(rows), rejected))
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
-    def _custom_arrays(self, rows: list[dict], rejected: dict[int, dict[str, Any]]) -> list[pa.Array]:
+    def _custom_arrays(self, rows: list[dict[str, Any]], rejected: dict[int, dict[str, Any]]) -> list[pa.Array]:
         source = self.custom_source
         attrs = [r.get(source) or _EMPTY for r in rows]
         arrays = []
@@ -321,7 +322,7 @@ class SchemaInfo:
     type_changes: list[dict[str, Any]]
 
 
-def converter_for(stream: Any, client: Any, stream_root: Path, seen_at: str) -> SchemaInfo:
+def converter_for(stream: Any, client: IntercomClient, stream_root: Path, seen_at: str) -> SchemaInfo:
     """The converter of ``stream`` for this run, with custom-attribute columns read from
     ``data_attributes`` now and folded into the stream's persisted registry."""
     if not stream.custom_model:

@@ -20,6 +20,7 @@ from typing import Any
 
 from intercom_pipeline import storage
 from intercom_pipeline.erasure_registry import erasable
+from intercom_pipeline.intercom import IntercomClient
 from intercom_pipeline.privacy.access import ContactData, Masker, select
 from intercom_pipeline.privacy.requests import OBJECT_TYPES, PrivacyRequest
 
@@ -177,7 +178,7 @@ def _erase_package(manifest_path: Path, manifest: dict[str, Any], contact_ids: f
 
 
 # -- the whole request, without Dagster --------------------------------------------------------
-def collect_batch(client: Any, request: PrivacyRequest, contacts: list[dict[str, Any]]) -> dict[str, Any]:
+def collect_batch(client: IntercomClient, request: PrivacyRequest, contacts: list[dict[str, Any]]) -> dict[str, Any]:
     """Fetch everything for a batch of contacts; the JSON-able part ``assemble`` takes."""
     from intercom_pipeline.privacy.access import collect_contact
     from intercom_pipeline.privacy.deletion import api_calls
@@ -189,7 +190,7 @@ def collect_batch(client: Any, request: PrivacyRequest, contacts: list[dict[str,
     return part_to_json(parts, companies, api_calls(client) - start)
 
 
-def run_access(client: Any, request: PrivacyRequest, data_root: Path) -> Path:
+def run_access(client: IntercomClient, request: PrivacyRequest, data_root: Path) -> Path:
     """Run an access request end to end and return the package folder."""
     from intercom_pipeline.privacy import audit
     from intercom_pipeline.privacy.access import find_contacts

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from intercom_pipeline import erasure_registry
+from intercom_pipeline.intercom import IntercomClient
 from intercom_pipeline.privacy import audit
 from intercom_pipeline.privacy.access import MAX_OR_FILTERS, find_contacts, participant_query
 from intercom_pipeline.privacy.ledger import Ledger, now_iso
@@ -33,13 +34,12 @@ class DeletionNotVerified(RuntimeError):
     """After deleting, a contact still answers or a search by the email still finds someone."""
 
 
-def api_calls(client: Any) -> int:
-    stats = getattr(client, "stats", None)
-    return int(getattr(stats, "calls", 0) or 0)
+def api_calls(client: IntercomClient) -> int:
+    return client.stats.calls
 
 
 # -- 1-2. find and preview ---------------------------------------------------------------------
-def plan_deletion(client: Any, request: PrivacyRequest, data_root: Path, workspace_id: str) -> dict[str, Any]:
+def plan_deletion(client: IntercomClient, request: PrivacyRequest, data_root: Path, workspace_id: str) -> dict[str, Any]:
     """Find every contact, merge into the ledger, list the cascade and write ``preview.json``."""
     ledger = Ledger.open(data_root, request.request_id)
     plan = ledger.plan()
@@ -79,7 +79,7 @@ class ContactMismatch(ValueError):
     """A contact id given with the request belongs to someone with another email."""
 
 
-def given_contacts(client: Any, request: PrivacyRequest, found: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def given_contacts(client: IntercomClient, request: PrivacyRequest, found: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Contacts named by id in the request (archived ones, which search cannot find).
 
     A given contact the API still shows must carry the subject's email, so a mistyped id can never
@@ -104,7 +104,7 @@ def given_contacts(client: Any, request: PrivacyRequest, found: dict[str, Any]) 
     return given
 
 
-def cascade(client: Any, contact_ids: list[str]) -> dict[str, list[str]]:
+def cascade(client: IntercomClient, contact_ids: list[str]) -> dict[str, list[str]]:
     """The conversations Intercom deletes with each contact (one search per 15 contacts)."""
     result: dict[str, list[str]] = {cid: [] for cid in contact_ids}
     for start in range(0, len(contact_ids), MAX_OR_FILTERS):
@@ -118,7 +118,7 @@ def cascade(client: Any, contact_ids: list[str]) -> dict[str, list[str]]:
 
 
 # -- 4. delete ---------------------------------------------------------------------------------
-def delete_contacts(client: Any, data_root: Path, request_id: str, contact_ids: Iterable[str]) -> list[dict[str, Any]]:
+def delete_contacts(client: IntercomClient, data_root: Path, request_id: str, contact_ids: Iterable[str]) -> list[dict[str, Any]]:
     """DELETE each contact not yet recorded as done; a 404 means it is already gone."""
     from intercom_pipeline.intercom import NotFound
 
@@ -134,7 +134,7 @@ def delete_contacts(client: Any, data_root: Path, request_id: str, contact_ids: 
         audit.append(data_root, "contact_delete_requested", request_id, contact_id=cid)
         try:
             result = client.delete_contact(cid)
-            gone_before = bool(getattr(result, "already_deleted", False))
+            gone_before = result.already_deleted
         except NotFound:
             gone_before = True
         outcome = "already_deleted" if gone_before else "deleted"
@@ -144,7 +144,7 @@ def delete_contacts(client: Any, data_root: Path, request_id: str, contact_ids: 
 
 
 # -- 5. verify ---------------------------------------------------------------------------------
-def verify_deletion(client: Any, request: PrivacyRequest, data_root: Path, attempts: int = 3,
+def verify_deletion(client: IntercomClient, request: PrivacyRequest, data_root: Path, attempts: int = 3,
                     sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
     """GET each planned contact (expect 404) and search the email (expect nothing).
 
@@ -177,7 +177,7 @@ def verify_deletion(client: Any, request: PrivacyRequest, data_root: Path, attem
     return verification
 
 
-def _exists(client: Any, contact_id: str) -> bool:
+def _exists(client: IntercomClient, contact_id: str) -> bool:
     from intercom_pipeline.intercom import NotFound
 
     try:
@@ -248,7 +248,7 @@ def write_receipt(data_root: Path, request: PrivacyRequest, verification: dict[s
 
 
 # -- the whole request, without Dagster --------------------------------------------------------
-def run_deletion(client: Any, request: PrivacyRequest, data_root: Path,
+def run_deletion(client: IntercomClient, request: PrivacyRequest, data_root: Path,
                  sleep: Callable[[float], None] = time.sleep) -> Path:
     """Run a deletion request end to end; returns the receipt (or, for a dry run, the preview)."""
     from intercom_pipeline.privacy.manual import guard
