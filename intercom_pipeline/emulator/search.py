@@ -56,14 +56,14 @@ _INT_RE = re.compile(r"^-?\d+$")
 @dataclass(frozen=True)
 class FieldSpec:
     type: str  # string | tag | list | boolean | integer | float | date
-    extract: Callable[[dict], Any]
+    extract: Callable[[dict[str, Any]], Any]
     fold: bool = True  # case-insensitive string comparison
 
 
-def dotted(path: str) -> Callable[[dict], Any]:
+def dotted(path: str) -> Callable[[dict[str, Any]], Any]:
     parts = path.split(".")
 
-    def get(rec: dict) -> Any:
+    def get(rec: dict[str, Any]) -> Any:
         cur: Any = rec
         for p in parts:
             if not isinstance(cur, dict):
@@ -81,9 +81,7 @@ class SearchSchema:
     custom: Callable[[str], FieldSpec | None] | None = None  # custom_attributes.<name>
     day_granular: bool = False  # contacts on stable versions
 
-    def field(self, name: Any) -> FieldSpec:
-        if not isinstance(name, str) or not name:
-            raise bad_request("Each filter needs a 'field' string", field="query.field")
+    def field(self, name: str) -> FieldSpec:
         spec = self.fields.get(name)
         if spec is None and name.startswith("custom_attributes.") and self.custom:
             spec = self.custom(name.split(".", 1)[1])
@@ -106,7 +104,7 @@ class Filter:
 @dataclass(frozen=True)
 class Group:
     op: str  # AND | OR
-    items: tuple
+    items: tuple[Any, ...]
 
 
 def compile_query(query: Any, schema: SearchSchema, *, version: str, tz: str) -> Filter | Group:
@@ -117,7 +115,7 @@ def compile_query(query: Any, schema: SearchSchema, *, version: str, tz: str) ->
     return _compile(query, schema, day, ZoneInfo(tz), depth=0)
 
 
-def _compile(node: dict, schema: SearchSchema, day: bool, tz: ZoneInfo, depth: int) -> Filter | Group:
+def _compile(node: dict[str, Any], schema: SearchSchema, day: bool, tz: ZoneInfo, depth: int) -> Filter | Group:
     op = node.get("operator")
     if "field" in node:
         return _compile_filter(node, schema, day, tz)
@@ -139,8 +137,14 @@ def _compile(node: dict, schema: SearchSchema, day: bool, tz: ZoneInfo, depth: i
     return Group(op, tuple(_compile(i, schema, day, tz, depth + 1) for i in items))
 
 
-def _compile_filter(node: dict, schema: SearchSchema, day: bool, tz: ZoneInfo) -> Filter:
-    name = node.get("field")
+def field_name(raw: Any) -> str:
+    if not isinstance(raw, str) or not raw:
+        raise bad_request("Each filter needs a 'field' string", field="query.field")
+    return raw
+
+
+def _compile_filter(node: dict[str, Any], schema: SearchSchema, day: bool, tz: ZoneInfo) -> Filter:
+    name = field_name(node.get("field"))
     spec = schema.field(name)
     op = node.get("operator")
     if op not in ALL_OPS:
@@ -205,7 +209,7 @@ def _day_bounds(ts: int, tz: ZoneInfo) -> tuple[int, int]:
     return int(start.timestamp()), int(end.timestamp())
 
 
-def canonical(node: Filter | Group) -> tuple:
+def canonical(node: Filter | Group) -> tuple[Any, ...]:
     if isinstance(node, Group):
         return (node.op, tuple(canonical(i) for i in node.items))
     return (node.name, node.op, node.value)
@@ -222,7 +226,7 @@ class EqIndex:
     so building it does not set off full collections over the whole workspace.
     """
 
-    def __init__(self, column: list, multi: bool):
+    def __init__(self, column: list[Any], multi: bool):
         self.code: dict[Any, int] = {}
         rows: list[int] = []
         codes: list[int] = []
@@ -244,7 +248,7 @@ class EqIndex:
 class Table:
     """Lazily built per-field columns over a collection's records (values never change in place)."""
 
-    def __init__(self, records: list[dict]):
+    def __init__(self, records: list[dict[str, Any]]):
         self.records = records
         self.n = len(records)
         self._cols: dict[str, Any] = {}
@@ -336,10 +340,11 @@ class Table:
 
     def _is_null(self, name: str, spec: FieldSpec) -> np.ndarray:
         col = self.column(name, spec)
+        # np.asarray: numpy's stubs type comparisons on an untyped array as Any.
         if spec.type in ("integer", "date", "float"):
-            return np.isnan(col)
+            return np.asarray(np.isnan(col))
         if spec.type == "boolean":
-            return col == -1
+            return np.asarray(col == -1)
         if spec.type in ("tag", "list"):
             return np.array([not v for v in col], dtype=bool)
         return np.array([v is None for v in col], dtype=bool)
@@ -347,9 +352,9 @@ class Table:
     def _equals(self, name: str, spec: FieldSpec, value: Any) -> np.ndarray:
         col = self.column(name, spec)
         if spec.type in ("integer", "date", "float"):
-            return col == float(value)
+            return np.asarray(col == float(value))
         if spec.type == "boolean":
-            return col == int(value)
+            return np.asarray(col == int(value))
         mask = np.zeros(self.n, dtype=bool)
         hits = self.eq_index(name, spec).get(value)
         if hits is not None:
@@ -359,10 +364,10 @@ class Table:
     @staticmethod
     def _compare(col: np.ndarray, op: str, value: Any) -> np.ndarray:
         if isinstance(value, tuple):  # day-granular date: (day start, next day start)
-            return col >= value[1] if op == ">" else col < value[0]
+            return np.asarray(col >= value[1] if op == ">" else col < value[0])
         v = float(value)
         with np.errstate(invalid="ignore"):
-            return {"<": col < v, ">": col > v, "<=": col <= v, ">=": col >= v}[op]
+            return np.asarray({"<": col < v, ">": col > v, "<=": col <= v, ">=": col >= v}[op])
 
     def _text(self, name: str, spec: FieldSpec, op: str, value: str) -> np.ndarray:
         col = self.column(name, spec)
@@ -397,6 +402,5 @@ def parse_sort(sort: Any, schema: SearchSchema) -> tuple[str, FieldSpec, bool] |
     if order not in ("ascending", "descending"):
         raise ApiError(400, "invalid_sort_order",
                        f"Invalid sort order '{order}'. Must be one of: ascending, descending", "sort.order")
-    name = sort.get("field")
-    spec = schema.field(name)
-    return name, spec, order == "descending"
+    name = field_name(sort.get("field"))
+    return name, schema.field(name), order == "descending"

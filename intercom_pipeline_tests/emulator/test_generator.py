@@ -14,11 +14,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from intercom_pipeline.emulator.dataset import PII_CATEGORIES, WorkspaceData
+from intercom_pipeline.emulator.dataset import WorkspaceData
 from intercom_pipeline.emulator.generator.catalog import segment_members
 from intercom_pipeline.emulator.generator.text import build_pools, luhn_valid
 from intercom_pipeline.emulator.generator.workspace import generate
 from intercom_pipeline.emulator.groundtruth import OBJECT_TYPES, field_paths, flatten, records_by_type
+from intercom_pipeline.pii import PII_CATEGORIES
 
 NOW = 1_763_776_800  # 2025-11-22 02:00:00 UTC, a fixed anchor
 HEX24 = re.compile(r"^[0-9a-f]{24}$")

@@ -167,6 +167,42 @@ def test_cli_serves_until_interrupted(tmp_path):
         assert process.wait(timeout=30) in (0, 130)
 
 
+# Runs the CLI with a stdout that, the moment the "Base URL:" line is written (before the command
+# can do anything else), connects to that address: so the check does not depend on timing.
+_PROBE = """
+import os, re, socket, sys
+from intercom_pipeline.cli.main import main
+
+class Probe:
+    def write(self, text):
+        found = re.search(r"Base URL: http://([0-9.]+):([0-9]+)", text)
+        if found:
+            try:
+                socket.create_connection((found[1], int(found[2])), timeout=10).close()
+                sys.__stderr__.write("probe: accepted\\n")
+            except OSError as exc:
+                sys.__stderr__.write(f"probe: {exc}\\n")
+            sys.__stderr__.flush()
+            os._exit(0)
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+sys.stdout = Probe()
+main(["emulator", "--port", "0", "--contacts", "40"])
+"""
+
+
+def test_ready_line_comes_only_once_the_server_accepts_connections():
+    # Scripts (bench/fake_server.py among them) start their client on the "Base URL:" line.
+    done = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=120)
+    assert "probe: accepted" in done.stderr, done.stderr[-2000:]
+
+
 def test_admin_attributes_add_a_data_attribute_that_persists(emulator_factory, tmp_path):
     state = tmp_path / "state.json"
     http = client(emulator_factory(state_file=state))

@@ -42,12 +42,13 @@ class Searchable:
         day = self.schema.day_granular and version != "Preview"
         key = (None if node is None else canonical(node), order and order[0], order and order[2],
                day, self.coll.version)
-        hit = self._cache.get(key)
+        hit: tuple[np.ndarray, np.ndarray | None] | None = self._cache.get(key)
         if hit is not None:
             return hit
         mask = self.visible()
         if node is not None:
             mask = mask & self.table.evaluate(node)
+        result: tuple[np.ndarray, np.ndarray | None]
         if order is None:
             result = (np.flatnonzero(mask), None)
         else:
