@@ -198,14 +198,6 @@ def is_place(value: object) -> bool:
     return bool(text) and len(text.split()) <= 5 and not any(ch.isdigit() or ch in "@/:" for ch in text)
 
 
-def is_free_text(value: object) -> bool:
-    """Prose rather than a single value: several words, or HTML."""
-    if not isinstance(value, str):
-        return False
-    text = _TAG.sub(" ", value)
-    return len(text.split()) >= 5 or (value.lstrip().startswith("<") and len(text.split()) >= 3)
-
-
 def full_match(value: object) -> set[str]:
     """Categories the whole value is (a number can only be a coordinate or a birth date)."""
     if isinstance(value, bool) or value is None:

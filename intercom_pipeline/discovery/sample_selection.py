@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
@@ -150,13 +150,3 @@ def _earliest(client: IntercomClient, resource: str) -> int | None:
     for record in islice(client.search(resource, query, per_page=1, sort=sort), 1):
         return int(record.get("created_at") or 0)
     return None
-
-
-def per_contact_items(client: IntercomClient, obj: str, contact_ids: list[str]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """Each sampled contact's notes or data events (every page), in order, concurrently."""
-    reader = client.contact_notes if obj == "notes" else client.contact_events
-
-    def read(contact_id: str) -> tuple[str, list[dict[str, Any]]]:
-        return contact_id, list(reader(contact_id))
-
-    yield from client.map(read, contact_ids)

@@ -311,10 +311,6 @@ class Converter:
         )
 
 
-def column_schema_summary(schema: pa.Schema) -> list[tuple[str, str]]:
-    return [(f.name, str(f.type)) for f in schema]
-
-
 @dataclass
 class SchemaInfo:
     converter: Converter

@@ -46,10 +46,6 @@ class WriteResult:
     files: list[Path] = field(default_factory=list)
     superseded: int = 0  # rows replaced by a newer version of the same id within the run
 
-    @property
-    def total_rows(self) -> int:
-        return sum(self.rows.values())
-
 
 class DatasetWriter:
     """Use as a context manager; partitions are published when the ``with`` block ends cleanly."""

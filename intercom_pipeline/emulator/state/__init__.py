@@ -58,13 +58,6 @@ class Backend:
         self.cascaded_conversations: list[str] = []
         self.log: list[dict[str, Any]] = []
 
-    def warm(self) -> None:
-        """Serialise every contact and build the email index now rather than on first use (servers)."""
-        contacts = self.contacts
-        for i in range(len(contacts.coll)):
-            contacts.coll.dumps(i)
-        contacts.table.eq_index("email", contacts.schema.fields["email"])
-
     @property
     def app_id(self) -> str:
         return str(self.data.app["id_code"])
