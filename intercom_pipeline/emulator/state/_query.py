@@ -13,13 +13,8 @@ from typing import Any
 import numpy as np
 
 from intercom_pipeline.emulator.pagination import CursorPage, cursor_body
-from intercom_pipeline.emulator.search import (
-    SearchSchema,
-    Table,
-    canonical,
-    compile_query,
-    parse_sort,
-)
+from intercom_pipeline.emulator.search import SearchSchema, canonical, compile_query, parse_sort
+from intercom_pipeline.emulator.search_columns import Table
 from intercom_pipeline.emulator.serialize import LRU, Collection
 
 
