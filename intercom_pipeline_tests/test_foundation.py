@@ -116,7 +116,8 @@ def test_client_imports_no_dagster_and_fake_imports_no_client() -> None:
 def test_fake_backend_knows_no_routes_and_no_http() -> None:
     # moto's layering: state raises plain errors and never learns which routes reach it.
     below_http = _imports("emulator/state") | _imports("emulator/generator")
-    for name in ("emulator/errors.py", "emulator/search.py", "emulator/pagination.py", "emulator/serialize.py"):
+    for name in ("emulator/errors.py", "emulator/search.py", "emulator/search_columns.py", "emulator/pagination.py",
+                 "emulator/serialize.py"):
         below_http |= _module_imports(name)
     assert not {name for name in below_http if name.split(".")[0] == "starlette"}
     assert not {name for name in below_http if name.startswith("intercom_pipeline.emulator.rout")}

@@ -152,6 +152,7 @@ def test_new_custom_attribute_adds_a_column_and_old_partitions_still_read(emulat
     now = emulator.clock()
     today = day_start(now)
     runs.export_incremental(client, "contacts", data_root, early(emulator), today + DAY, now)
+    ids_before = {f: pq.read_table(f).column("id").to_pylist() for f in dataset_files(data_root, "contacts", emulator.app_id)}
     emulator.backend.add_data_attribute("contact", "favourite_colour", "string")
     people = [c for c in _fake.contacts(emulator)[:3]]
     for c in people:
@@ -164,7 +165,14 @@ def test_new_custom_attribute_adds_a_column_and_old_partitions_still_read(emulat
     assert set(teal["id"]) == {c["id"] for c in people}
     old_file = next(f for f in dataset_files(data_root, "contacts", emulator.app_id) if "custom_favourite_colour"
                     not in pq.read_schema(f).names)
-    assert pq.read_table(old_file).num_rows >= 0  # an earlier partition, untouched and readable
+    # An earlier partition: untouched (same rows), and read together with the new ones (column null).
+    old_ids = pq.read_table(old_file).column("id").to_pylist()
+    assert old_ids
+    assert old_ids == ids_before[old_file]
+    unchanged = set(old_ids) - {c["id"] for c in people}
+    assert unchanged
+    assert unchanged <= set(frame["id"])
+    assert frame[frame["id"].isin(unchanged)]["custom_favourite_colour"].isna().all()
 
 
 def test_contact_graph_is_exact_and_fetches_sub_resources_only_when_needed(emulator, client, data_root):

@@ -9,7 +9,6 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from dagster._serdes import serialize_value
 
 from intercom_pipeline import storage
 from intercom_pipeline.defs import privacy as privacy_defs
@@ -57,7 +56,7 @@ def run(job: str, request, client, data_root, instance, **config: Any) -> dg.Exe
 
 def assert_no_email_in_dagster(instance, result, email: str) -> None:
     """The email may be in the run config only: never in events, metadata, logs or tags."""
-    events = "\n".join(serialize_value(e) for e in instance.all_logs(result.run_id)).lower()
+    events = "\n".join(dg.serialize_value(e) for e in instance.all_logs(result.run_id)).lower()
     assert events and email.lower() not in events
     run_record = instance.get_run_by_id(result.run_id)
     assert email.lower() not in json.dumps(run_record.tags).lower()

@@ -21,7 +21,6 @@ from intercom_pipeline_tests.privacy.conftest import (
     SimulatedCrash,
     access_request,
     deletion_request,
-    email_of,
     set_faults,
     stats,
 )
@@ -161,4 +160,3 @@ def test_no_match_receipt_is_empty_but_verified(emulator, client, data_root):
     receipt = storage.read_json(run_deletion(client, deletion_request("ghost@example.org"), data_root))
     assert receipt["contacts"] == [] and receipt["verification"]["verified"]
     assert emulator.calls("DELETE") == 0
-    assert email_of  # helper import kept for symmetry with the access tests
