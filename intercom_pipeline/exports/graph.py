@@ -64,7 +64,8 @@ class GraphPass:
         return any(not _summary(contact, r)[2] for r in ("tags", "companies")) or _summary(contact, "notes")[1] > 0
 
     def fetch(self, contact: dict[str, Any]) -> dict[str, list[Any]]:
-        cid, out = contact["id"], {}
+        cid = contact["id"]
+        out: dict[str, list[Any]] = {}
         for stream, rel in RELATIONS.items():
             ids, total, complete = _summary(contact, rel)
             if rel == "notes":

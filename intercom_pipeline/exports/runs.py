@@ -82,6 +82,9 @@ def _iso(ts: float) -> str:
 def export_snapshot(client: IntercomClient, name: str, data_root: Path, snapshot_date: str, now: float) -> ExportOutcome:
     """A full refresh of one snapshot stream into ``snapshot_date=<date>``."""
     stream = STREAMS[name]
+    if stream.fetch is None:
+        raise ValueError(f"{name} is not a snapshot stream (it has no full fetch)")
+    fetch = stream.fetch
     workspace = client.workspace_id
     info = converter_for(stream, client, stream_root(data_root, name, workspace), _iso(now))
     seen: set[str] = set()
@@ -89,7 +92,7 @@ def export_snapshot(client: IntercomClient, name: str, data_root: Path, snapshot
     with _writer(data_root, stream, workspace, info.converter) as writer:
         writer.ensure(snapshot_date)
         batch: list[dict[str, Any]] = []
-        for record in stream.fetch(client):
+        for record in fetch(client):
             key = _snapshot_key(record)
             if key in seen:  # a scroll or page shifting under us: keep the first copy
                 duplicates += 1
@@ -175,13 +178,16 @@ def export_incremental(
     from intercom_pipeline.intercom import q
 
     stream = STREAMS[name]
+    if stream.resource is None:
+        raise ValueError(f"{name} is not an incremental stream (it has no search resource)")
+    resource = stream.resource
     window = frozen_window(start, end, now)
     workspace, tz = client.workspace_id, client.workspace_timezone
     info = converter_for(stream, client, stream_root(data_root, name, workspace), _iso(now))
     query = q.updated_window("updated_at", window.start, window.end, tz)
     # Exact only when the workspace's day is the UTC day (the partitions' day): otherwise the
     # day-granular total also counts the edges of neighbouring windows.
-    expected = client.search_total(stream.resource, query) if tz == "UTC" else None
+    expected = client.search_total(resource, query) if tz == "UTC" else None
     dedupe = Deduper()
     parts_info = converter_for(PARTS, client, stream_root(data_root, PARTS.name, workspace), _iso(now))
     with _writer(data_root, stream, workspace, info.converter) as writer:
@@ -192,7 +198,7 @@ def export_incremental(
                 for day in window.published_days(parts_writer.published()):
                     parts_writer.ensure(day)
             hook, drop = (parts.on_batch, parts_writer.drop) if parts and parts_writer else (None, None)
-            stats = export_window(name, window_records(client, stream.resource, window, expected), window,
+            stats = export_window(name, window_records(client, resource, window, expected), window,
                                   info.converter, writer, BATCH, hook, dedupe, drop)
             rescanned: set[str] = set()
             recovered = 0
@@ -200,12 +206,12 @@ def export_incremental(
                 # Fewer than the server counted: records may have moved while a cursor was walking
                 # (pages shift under it). Walk the window again and export what the first walk missed.
                 before = len(dedupe.seen)
-                again = _noting(window_records(client, stream.resource, window, expected), rescanned, dedupe.seen)
+                again = _noting(window_records(client, resource, window, expected), rescanned, dedupe.seen)
                 extra = export_window(name, again, window, info.converter, writer, BATCH, hook, dedupe, drop)
                 stats.merge(extra)
                 recovered = len(dedupe.seen) - before
     whole_days = window.start % DAY == 0 and window.end % DAY == 0 and expected is not None
-    total_now = (lambda: client.search_total(stream.resource, query)) if whole_days else None
+    total_now = (lambda: client.search_total(resource, query)) if whole_days else None
     check = cc.window_total(f"{name}_complete", name, set(dedupe.seen), expected, lambda: rescanned, total_now)
     if recovered:
         check.detail += f"; {recovered} recovered by a second walk (pages shifted while records changed)"
@@ -231,5 +237,5 @@ class _Null:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, *exc: object) -> bool:
-        return False
+    def __exit__(self, *exc: object) -> None:
+        return None

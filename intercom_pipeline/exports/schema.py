@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,37 +111,60 @@ def _coerce(kind: str, value: Any) -> tuple[Any, bool]:
     if value is None:
         return None, True
     try:
-        if kind in ("str",):
-            if isinstance(value, (dict, list)):
-                return orjson.dumps(value).decode(), True
-            return (str(value).lower() if isinstance(value, bool) else str(value)), True
-        if kind == "json":
-            return orjson.dumps(value).decode(), True
-        if kind in ("int", "ts"):
-            if isinstance(value, bool):
-                return None, False
-            if isinstance(value, float) and value.is_integer():
-                return int(value), True
-            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-                return int(value), True
-            return (value, True) if isinstance(value, int) else (None, False)
-        if kind == "float":
-            if isinstance(value, bool):
-                return None, False
-            return float(value), True
-        if kind == "bool":
-            if isinstance(value, bool):
-                return value, True
-            if isinstance(value, str) and value.lower() in ("true", "false"):
-                return value.lower() == "true", True
-            return None, False
-        if kind == "str_list":
-            if not isinstance(value, list):
-                return None, False
-            return [None if v is None else str(v) for v in value], True
+        return _COERCERS.get(kind, _unfit)(value)
     except (TypeError, ValueError, OverflowError):
         return None, False
+
+
+def _unfit(value: Any) -> tuple[Any, bool]:
     return None, False
+
+
+def _to_str(value: Any) -> tuple[Any, bool]:
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value).decode(), True
+    return (str(value).lower() if isinstance(value, bool) else str(value)), True
+
+
+def _to_json(value: Any) -> tuple[Any, bool]:
+    return orjson.dumps(value).decode(), True
+
+
+def _to_int(value: Any) -> tuple[Any, bool]:
+    if isinstance(value, bool):
+        return None, False
+    if isinstance(value, float) and value.is_integer():
+        return int(value), True
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value), True
+    return (value, True) if isinstance(value, int) else (None, False)
+
+
+def _to_float(value: Any) -> tuple[Any, bool]:
+    if isinstance(value, bool):
+        return None, False
+    return float(value), True
+
+
+def _to_bool(value: Any) -> tuple[Any, bool]:
+    if isinstance(value, bool):
+        return value, True
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true", True
+    return None, False
+
+
+def _to_str_list(value: Any) -> tuple[Any, bool]:
+    if not isinstance(value, list):
+        return None, False
+    return [None if v is None else str(v) for v in value], True
+
+
+# One converter per column kind ("ts" is Unix seconds, stored as an integer).
+_COERCERS: dict[str, Callable[[Any], tuple[Any, bool]]] = {
+    "str": _to_str, "json": _to_json, "int": _to_int, "ts": _to_int, "float": _to_float, "bool": _to_bool,
+    "str_list": _to_str_list,
+}
 
 
 def to_array(kind: str, values: list[Any], rejected: dict[int, dict[str, Any]], name: str) -> pa.Array:
@@ -231,7 +254,7 @@ def registry_path(stream_root: Path) -> Path:
 
 
 @contextlib.contextmanager
-def locked_registry(stream_root: Path, private: bool):
+def locked_registry(stream_root: Path, private: bool) -> Iterator[Registry]:
     """Read-modify-write of a registry under an exclusive lock (backfill runs may overlap)."""
     storage.ensure_dir(stream_root, private=private)
     lock_path = stream_root / ".columns.lock"
@@ -283,7 +306,7 @@ class Converter:
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
     def _custom_arrays(self, rows: list[dict[str, Any]], rejected: dict[int, dict[str, Any]]) -> list[pa.Array]:
-        source = self.custom_source
+        source = self.custom_source or ""
         attrs = [r.get(source) or _EMPTY for r in rows]
         arrays = []
         for c in self.custom:

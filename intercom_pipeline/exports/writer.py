@@ -20,6 +20,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -83,7 +84,8 @@ class DatasetWriter:
         self._stack.__enter__()
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:
         if exc_type is None:
             try:
                 self.finish()

@@ -29,17 +29,9 @@ class EndpointsMixin:
     budget: RateBudget
     _sleep: Callable[[float], None]
 
-    if TYPE_CHECKING:
+    request: Callable[..., Any]  # IntercomClient.request: one call with pacing and retries
 
-        def request(
-            self,
-            method: str,
-            template: str,
-            *,
-            path: dict[str, Any] | None = None,
-            params: dict[str, Any] | None = None,
-            json: Any = None,
-        ) -> Any: ...
+    if TYPE_CHECKING:
 
         @property
         def workspace_id(self) -> str: ...

@@ -52,7 +52,7 @@ def part_to_json(parts: list[ContactData], companies: dict[str, dict[str, Any]],
     }
 
 
-def assemble(request: PrivacyRequest, parts: Iterable[dict[str, Any]]) -> tuple[dict[str, list[dict]], int]:
+def assemble(request: PrivacyRequest, parts: Iterable[dict[str, Any]]) -> tuple[dict[str, list[dict[str, Any]]], int]:
     """Merge per-contact parts into one record list per selected object type."""
     contacts: list[dict[str, Any]] = []
     companies: dict[str, dict[str, Any]] = {}
@@ -76,7 +76,7 @@ def assemble(request: PrivacyRequest, parts: Iterable[dict[str, Any]]) -> tuple[
     rows["companies"] = {cid: companies[cid] for cid in links["companies"] if cid in companies}
     links["contacts"] = {cid: {cid} for cid in rows["contacts"]}
     masker = Masker(subject_ids, request)
-    out: dict[str, list[dict]] = {}
+    out: dict[str, list[dict[str, Any]]] = {}
     for name in OBJECT_TYPES:
         selection = request.objects[name]
         if not selection.include:
@@ -92,7 +92,7 @@ def assemble(request: PrivacyRequest, parts: Iterable[dict[str, Any]]) -> tuple[
 
 
 def write_package(data_root: Path, request: PrivacyRequest, target: Mapping[str, Any],
-                  objects: dict[str, list[dict]], api_calls: int) -> Path:
+                  objects: dict[str, list[dict[str, Any]]], api_calls: int) -> Path:
     """Write the package atomically and return its folder. ``target`` (``connections.Target.to_dict()``)
     names the workspace, region and API host it came from, and whether that was the fake."""
     folder = package_dir(data_root, request.request_id)

@@ -183,7 +183,7 @@ def verify_deletion(client: IntercomClient, request: PrivacyRequest, data_root: 
             break
         if attempt + 1 < attempts:
             sleep(2.0 ** attempt)
-    verification = {"verified": not still_there and not remaining, "at": now_iso(),
+    verification: dict[str, Any] = {"verified": not still_there and not remaining, "at": now_iso(),
                     "get_returns_404": [cid for cid in planned if cid not in still_there],
                     "still_found_by_id": still_there, "search_by_email_matches": len(remaining),
                     "unplanned_matches": sorted(set(remaining) - set(planned))}

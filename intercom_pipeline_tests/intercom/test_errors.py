@@ -144,7 +144,8 @@ def test_delete_retried_after_a_lost_response_counts_as_already_deleted(client, 
     lose_first_delete.done = False
     lossy = make_client(emulator, transport=Wrapped(emulator.transport(), lose_first_delete))
     result = lossy.delete_contact(contact)
-    assert result.id == contact and result.already_deleted
+    assert result.id == contact
+    assert result.already_deleted
     assert result.earlier_attempt_unanswered  # the lost attempt is probably the one that deleted it
     assert emulator.calls("DELETE", "/contacts/{contact_id}", 200) == 1
     assert emulator.calls("DELETE", "/contacts/{contact_id}", 404) == 1
