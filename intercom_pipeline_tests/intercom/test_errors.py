@@ -224,3 +224,11 @@ def test_status_and_code_map_to_one_typed_error(status, code, expected):
     assert (err.status, err.code, err.request_id) == (status, code, "req-1")
     if status == 410:
         assert err.canonical_id == "abc123"
+
+
+def test_a_record_that_is_not_a_json_object_is_refused() -> None:
+    # A 200 whose body is valid JSON but not an object cannot be a contact: say so, not KeyError later.
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=[{"id": "1"}]))
+    client = IntercomClient(ClientConfig(token="t", base_url="http://intercom.test"), transport=transport)
+    with client, pytest.raises(InvalidResponse, match="expected a JSON object"):
+        client.get_contact("1")
