@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -154,7 +155,7 @@ def erase_parquet_rows(files: Iterable[Path], column: str, contact_ids: frozense
     return changed
 
 
-def rewrite_without(path: Path, table, drop, private: bool, mark_empties: bool = False) -> bool:
+def rewrite_without(path: Path, table: pa.Table, drop: pa.ChunkedArray, private: bool, mark_empties: bool = False) -> bool:
     """Rewrite ``path`` atomically without the rows where ``drop`` is true; a file left empty is
     removed, and then its folder if empty (or, ``mark_empties``, the folder gets ``_EMPTY``).
     Returns whether anything was dropped."""
@@ -172,7 +173,5 @@ def rewrite_without(path: Path, table, drop, private: bool, mark_empties: bool =
     return True
 
 
-def _id_array(contact_ids: frozenset[str]):
-    import pyarrow as pa
-
+def _id_array(contact_ids: frozenset[str]) -> pa.Array:
     return pa.array(sorted(contact_ids), type=pa.string())

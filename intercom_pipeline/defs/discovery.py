@@ -165,13 +165,12 @@ def discovery_targets(changed: list[str]) -> list[str]:
     default_status=dg.DefaultSensorStatus.RUNNING if settings.demo_mode() else dg.DefaultSensorStatus.STOPPED,
     description="Launches discovery for the objects a new change-feed partition names.")
 def discovery_on_change(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):
-    event = asset_event.dagster_event
-    materialization = event.event_specific_data.materialization if event else None
+    materialization = asset_event.asset_materialization
     if materialization is None:
         return dg.SkipReason("no materialization in the event")
     named = materialization.metadata.get("affected_objects")
     changed = [o for o in str(named.value if named is not None else "").split(",") if o]
-    window = event.partition or datetime.now(UTC).strftime("%Y-%m-%d")
+    window = materialization.partition or datetime.now(UTC).strftime("%Y-%m-%d")
     day = window[:10]
     targets = discovery_targets(changed)
     if not targets:

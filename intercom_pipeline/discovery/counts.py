@@ -22,6 +22,7 @@ from statistics import NormalDist, fmean, variance
 from typing import Any
 
 from intercom_pipeline.discovery import objects
+from intercom_pipeline.intercom import IntercomClient
 
 DEFAULT_CONFIDENCE = 0.95
 
@@ -85,7 +86,7 @@ def _row(subset: str, count: int | None, exact: bool, method: str, **extra: Any)
             "sample_size": extra.get("sample_size"), "population_size": extra.get("population_size")}
 
 
-def exact_rows(client: Any, obj: str, listed: int | None = None, until: int | None = None) -> list[dict[str, Any]]:
+def exact_rows(client: IntercomClient, obj: str, listed: int | None = None, until: int | None = None) -> list[dict[str, Any]]:
     """Count rows for objects with an API total, as of ``until`` (records created before it).
 
     ``listed`` is the number of records a full listing returned (already cut at ``until``).

@@ -7,6 +7,7 @@ only wires it to Dagster.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 from intercom_pipeline.discovery import classify, counts, objects, sample_selection, sample_store
 from intercom_pipeline.discovery.classify import ClassifierConfig
 from intercom_pipeline.discovery.sample_selection import Sample, SampleConfig
+from intercom_pipeline.intercom import IntercomClient
 from intercom_pipeline.tables import partition_files
 
 # Parents that state their item count (a contact's notes.total_count, a conversation's
@@ -45,12 +47,12 @@ def day_end(day: str, timezone: str = "UTC") -> int:
     return int(datetime.combine(following, datetime.min.time(), ZoneInfo(timezone)).timestamp())
 
 
-def collect(client: Any, workspace_id: str, obj: str, day: str, config: SampleConfig | None = None) -> Collected:
+def collect(client: IntercomClient, workspace_id: str, obj: str, day: str, config: SampleConfig | None = None) -> Collected:
     """Read the API for one object: its sample and its count rows."""
     objects.check_object(obj)
     config = config or SampleConfig()
     seed = sample_selection.seed_for(workspace_id, obj, day)
-    until = day_end(day, _workspace_timezone(client))
+    until = day_end(day, client.workspace_timezone)
     if obj in objects.SEARCHABLE:
         sample = sample_selection.stratified_search(client, obj, config.size, seed, until, config, _window_query(client))
         return Collected(obj, day, sample, counts.exact_rows(client, obj, until=until))
@@ -64,7 +66,7 @@ def collect(client: Any, workspace_id: str, obj: str, day: str, config: SampleCo
     return Collected(obj, day, sample, counts.exact_rows(client, obj, listed=len(listed), until=until))
 
 
-def _company_pages(client: Any, config: SampleConfig, seed: int, until: int) -> Sample:
+def _company_pages(client: IntercomClient, config: SampleConfig, seed: int, until: int) -> Sample:
     """Pages spread evenly over the company list (ordered by last activity), one stratum each.
 
     Page-number lists allow random access, so ``strata`` pages cost ``strata`` calls however many
@@ -91,12 +93,12 @@ def _company_pages(client: Any, config: SampleConfig, seed: int, until: int) -> 
     return sample
 
 
-def _lister(client: Any, obj: str):
+def _lister(client: IntercomClient, obj: str) -> Callable[[], Iterable[dict[str, Any]]]:
     return {"articles": client.list_articles, "news_items": client.news_items, "newsfeeds": client.newsfeeds,
             "admins": lambda: _admins_with_avatars(client)}[obj]
 
 
-def _admins_with_avatars(client: Any) -> list[dict[str, Any]]:
+def _admins_with_avatars(client: IntercomClient) -> list[dict[str, Any]]:
     # GET /admins leaves avatars out unless asked (display_avatar); an avatar URL is personal data.
     page = client.request("GET", "/admins", params={"display_avatar": "true"})
     return list(page.get("admins") or page.get("data") or [])
@@ -107,22 +109,15 @@ def _before(records: list[dict[str, Any]], until: int) -> list[dict[str, Any]]:
     return [r for r in records if int(r.get("created_at") or 0) < until]
 
 
-def _window_query(client: Any):
+def _window_query(client: IntercomClient) -> Callable[[str, int, int], dict[str, Any]]:
     from intercom_pipeline.intercom import q
 
-    timezone = _workspace_timezone(client)
+    timezone = client.workspace_timezone
 
     def build(field_name: str, start: int, end: int) -> dict[str, Any]:
         return q.updated_window(field_name, start, end, timezone)
 
     return build
-
-
-def _workspace_timezone(client: Any) -> str:
-    try:
-        return str(client.workspace_timezone)
-    except AttributeError:
-        return "UTC"
 
 
 @dataclass(frozen=True)
@@ -138,7 +133,7 @@ PARENTS = {
 }
 
 
-def _children(client: Any, obj: str, parent: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+def _children(client: IntercomClient, obj: str, parent: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
     """A parent's items and the contact ids they belong to."""
     pid = str(parent["id"])
     if obj == "notes":
@@ -150,7 +145,7 @@ def _children(client: Any, obj: str, parent: dict[str, Any]) -> tuple[list[dict[
     return parts, objects.linked_contacts("conversations", full)
 
 
-def _per_parent(client: Any, workspace_id: str, obj: str, day: str, config: SampleConfig, seed: int,
+def _per_parent(client: IntercomClient, workspace_id: str, obj: str, day: str, config: SampleConfig, seed: int,
                 until: int) -> Collected:
     """Notes, events, conversation parts: read a stratified sample of parents' items, sample them,
     and estimate the total from the per-parent counts."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from intercom_pipeline import charts
@@ -11,7 +11,7 @@ from intercom_pipeline import charts
 MAX_ROWS = 40
 
 
-def classification_markdown(rows: list[Mapping[str, Any]], limit: int = MAX_ROWS) -> str:
+def classification_markdown(rows: Sequence[Mapping[str, Any]], limit: int = MAX_ROWS) -> str:
     """Personal-data fields first (by confidence), then a count of the rest."""
     pii = sorted((r for r in rows if r.get("category")), key=lambda r: (-float(r["confidence"]), r["field"]))
     lines = [f"**{len(pii)} of {len(rows)} fields hold personal data**", "",
@@ -36,7 +36,7 @@ def counts_markdown(rows: Iterable[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def changes_markdown(rows: list[Mapping[str, Any]], limit: int = MAX_ROWS) -> str:
+def changes_markdown(rows: Sequence[Mapping[str, Any]], limit: int = MAX_ROWS) -> str:
     if not rows:
         return "No changes since the previous snapshot."
     lines = ["| change | object | name | old | new |", "|---|---|---|---|---|"]
@@ -48,7 +48,7 @@ def changes_markdown(rows: list[Mapping[str, Any]], limit: int = MAX_ROWS) -> st
     return "\n".join(lines)
 
 
-def inventory_markdown(rows: list[Mapping[str, Any]]) -> str:
+def inventory_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
     """Objects with counts, and attributes per object (custom / archived)."""
     lines = ["| object | subset | count | method |", "|---|---|---|---|"]
     for row in rows:

@@ -74,7 +74,7 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 
 def schema_matches(path: Path) -> bool:
     """True when a sample file has exactly SAMPLE_SCHEMA (names, types and order)."""
-    return pq.read_schema(path).remove_metadata().equals(fixed_schemas.SAMPLE_SCHEMA, check_metadata=False)
+    return bool(pq.read_schema(path).remove_metadata().equals(fixed_schemas.SAMPLE_SCHEMA, check_metadata=False))
 
 
 def enforce_retention(data_root: Path, today: date, retention_days: int = DEFAULT_RETENTION_DAYS,

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from intercom_pipeline.exports.schema import Col, col, cols
+from intercom_pipeline.intercom import IntercomClient
 
-Fetch = Callable[[Any], Iterable[dict]]
+Fetch = Callable[[Any], Iterable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ TICKET_COLUMNS = [
 ]
 
 
-def _counts(client: Any) -> Iterator[dict]:
+def _counts(client: IntercomClient) -> Iterator[dict[str, Any]]:
     """GET /counts (and the conversation counts) flattened to (object, name, count) rows."""
     for payload in (client.counts(), client.counts(type="conversation")):
         for obj, values in payload.items():
@@ -132,7 +133,7 @@ def _counts(client: Any) -> Iterator[dict]:
                     yield {"id": f"{obj}.{name}", "object": obj, "name": name, "count": int(value)}
 
 
-def _data_attributes(client: Any) -> Iterator[dict]:
+def _data_attributes(client: IntercomClient) -> Iterator[dict[str, Any]]:
     for model in ("contact", "company", "conversation"):
         for record in client.data_attributes(model, include_archived=True):
             yield {**record, "model": record.get("model") or model}

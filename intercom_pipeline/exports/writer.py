@@ -20,6 +20,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -45,10 +46,6 @@ class WriteResult:
     rows: dict[str, int] = field(default_factory=dict)  # partition value -> rows
     files: list[Path] = field(default_factory=list)
     superseded: int = 0  # rows replaced by a newer version of the same id within the run
-
-    @property
-    def total_rows(self) -> int:
-        return sum(self.rows.values())
 
 
 class DatasetWriter:
@@ -88,7 +85,8 @@ class DatasetWriter:
         self._stack.__enter__()
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:
         if exc_type is None:
             try:
                 self.finish()

@@ -23,6 +23,7 @@ from typing import Any
 
 from intercom_pipeline import storage
 from intercom_pipeline.erasure_registry import erasable, plan_row_drops, previewing_into
+from intercom_pipeline.intercom import IntercomClient
 from intercom_pipeline.privacy import report
 from intercom_pipeline.privacy.access import ContactData, Masker, select
 from intercom_pipeline.privacy.requests import OBJECT_TYPES, PrivacyRequest
@@ -56,7 +57,7 @@ def part_to_json(parts: list[ContactData], companies: dict[str, dict[str, Any]],
     }
 
 
-def assemble(request: PrivacyRequest, parts: Iterable[dict[str, Any]]) -> tuple[dict[str, list[dict]], int]:
+def assemble(request: PrivacyRequest, parts: Iterable[dict[str, Any]]) -> tuple[dict[str, list[dict[str, Any]]], int]:
     """Merge per-contact parts into one record list per selected object type."""
     contacts: list[dict[str, Any]] = []
     companies: dict[str, dict[str, Any]] = {}
@@ -80,7 +81,7 @@ def assemble(request: PrivacyRequest, parts: Iterable[dict[str, Any]]) -> tuple[
     rows["companies"] = {cid: companies[cid] for cid in links["companies"] if cid in companies}
     links["contacts"] = {cid: {cid} for cid in rows["contacts"]}
     masker = Masker(subject_ids, request)
-    out: dict[str, list[dict]] = {}
+    out: dict[str, list[dict[str, Any]]] = {}
     for name in OBJECT_TYPES:
         selection = request.objects[name]
         if not selection.include:
@@ -96,7 +97,7 @@ def assemble(request: PrivacyRequest, parts: Iterable[dict[str, Any]]) -> tuple[
 
 
 def write_package(data_root: Path, request: PrivacyRequest, target: Mapping[str, Any],
-                  objects: dict[str, list[dict]], api_calls: int) -> Path:
+                  objects: dict[str, list[dict[str, Any]]], api_calls: int) -> Path:
     """Write the package atomically and return its folder. ``target`` (``connections.Target.to_dict()``)
     names the workspace, region and API host it came from, and whether that was the fake."""
     folder = package_dir(data_root, request.request_id)
@@ -219,7 +220,7 @@ def _erase_package(manifest_path: Path, manifest: dict[str, Any], contact_ids: f
 
 
 # -- the whole request, without Dagster --------------------------------------------------------
-def collect_batch(client: Any, request: PrivacyRequest, contacts: list[dict[str, Any]]) -> dict[str, Any]:
+def collect_batch(client: IntercomClient, request: PrivacyRequest, contacts: list[dict[str, Any]]) -> dict[str, Any]:
     """Fetch everything for a batch of contacts; the JSON-able part ``assemble`` takes."""
     from intercom_pipeline.privacy.access import collect_contact
     from intercom_pipeline.privacy.deletion import api_calls
@@ -231,7 +232,7 @@ def collect_batch(client: Any, request: PrivacyRequest, contacts: list[dict[str,
     return part_to_json(parts, companies, api_calls(client) - start)
 
 
-def run_access(client: Any, request: PrivacyRequest, data_root: Path,
+def run_access(client: IntercomClient, request: PrivacyRequest, data_root: Path,
                target: Mapping[str, Any] | None = None) -> Path:
     """Run an access request end to end and return the package folder."""
     from intercom_pipeline.privacy import audit

@@ -38,7 +38,9 @@ def test_definitions_load_with_pools_kinds_partitions_and_checks():
         if name == "warehouse":
             continue
         spec = assets_def.specs_by_key[dg.AssetKey(name)]
-        assert spec.group_name == "exports" and spec.kinds == {"intercom", "parquet"} and spec.description
+        assert spec.group_name == "exports"
+        assert spec.kinds == {"intercom", "parquet"}
+        assert spec.description
         assert assets_def.op.pool == "intercom_api"
         assert dg.AssetCheckKey(dg.AssetKey(name), f"{name}_complete") in assets_def.check_keys
     assert isinstance(specs["contacts"].partitions_def, dg.DailyPartitionsDefinition)
@@ -61,7 +63,8 @@ def test_backfill_of_a_date_range_runs_once_and_writes_each_day(emulator, client
     truth = {c["id"] for c in _fake.contacts(emulator) if lo <= c["updated_at"] < hi}
     assert truth
     frame = warehouse.read_stream(data_root, "contacts", emulator.app_id)
-    assert set(frame["id"]) == truth and len(frame) == len(truth)
+    assert set(frame["id"]) == truth
+    assert len(frame) == len(truth)
     days = {p.name for p in (data_root / "exports/contacts" / f"workspace={emulator.app_id}").iterdir()}
     assert {f"updated_date={(today - timedelta(days=d)).isoformat()}" for d in range(2, 7)} <= days
     mat = result.asset_materializations_for_node("export_contacts")[0]

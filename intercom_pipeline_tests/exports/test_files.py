@@ -33,9 +33,12 @@ def test_converter_types_nested_and_rejects_are_kept():
     rows = table.to_pylist()
     assert table.schema.field("updated_at").type == pa.timestamp("s", tz="UTC")
     assert [r["city"] for r in rows] == ["Köln", None]
-    assert rows[0]["owner_id"] == "7" and rows[0]["n"] == 12 and rows[0]["ids"] == ["1"]
+    assert rows[0]["owner_id"] == "7"
+    assert rows[0]["n"] == 12
+    assert rows[0]["ids"] == ["1"]
     # "many" does not fit an integer: null in the column, the raw value kept in _rejected.
-    assert rows[1]["n"] is None and rows[1]["_rejected"] == '{"n":"many"}'
+    assert rows[1]["n"] is None
+    assert rows[1]["_rejected"] == '{"n":"many"}'
     assert conv.rejected_count == {"n": 1}
 
 
@@ -59,7 +62,8 @@ def test_unknown_custom_attributes_go_to_extra_column(tmp_path):
 
     info = converter_for(STREAMS["contacts"], Api(), tmp_path / "contacts", "t")
     row = info.converter.table([contact("a", D, custom_attributes={"plan": "pro", "mystery": [1, 2]})]).to_pylist()[0]
-    assert row["custom_plan"] == "pro" and row["custom_attributes_extra"] == '{"mystery":[1,2]}'
+    assert row["custom_plan"] == "pro"
+    assert row["custom_attributes_extra"] == '{"mystery":[1,2]}'
     assert info.added == ["custom_plan"]
 
 
@@ -128,7 +132,9 @@ def test_warehouse_views_current_state_and_schema_evolution(tmp_path):
     assert db.execute("SELECT count(*) FROM contacts_all").fetchone() == (3,)
     assert db.execute("SELECT count(*) FROM tags").fetchone() == (1,)
     frame = warehouse.read_stream(tmp_path, "contacts")
-    assert len(frame) == 3 and "tier" in frame.columns and set(frame["updated_date"]) == {"2026-01-01", "2026-01-02"}
+    assert len(frame) == 3
+    assert "tier" in frame.columns
+    assert set(frame["updated_date"]) == {"2026-01-01", "2026-01-02"}
     assert isinstance(frame, pd.DataFrame)
     # The analysts' one-liners: DuckDB to pandas, and pandas straight on a stream folder.
     assert len(warehouse.connect(tmp_path).sql("SELECT * FROM contacts").to_arrow_table().to_pandas()) == 2
@@ -183,9 +189,11 @@ def test_a_type_change_gets_a_new_column_and_earlier_partitions_keep_theirs(tmp_
             w.add(day, info.converter.table([contact(day, D, custom_attributes={"seats": value})]))
     assert info.type_changes == [{"attribute": "seats", "from": "str", "to": "int", "seen_at": "2026-01-02"}]
     old = pq.read_table(root / "updated_date=2026-01-01")
-    assert old.schema.field("custom_seats").type == pa.string() and old["custom_seats"].to_pylist() == ["ten"]
+    assert old.schema.field("custom_seats").type == pa.string()
+    assert old["custom_seats"].to_pylist() == ["ten"]
     frame = warehouse.read_stream(tmp_path, "contacts").sort_values("updated_date")
-    assert frame["custom_seats"].tolist()[0] == "ten" and frame["custom_seats__int"].tolist()[1] == 10
+    assert frame["custom_seats"].tolist()[0] == "ten"
+    assert frame["custom_seats__int"].tolist()[1] == 10
     warehouse.build(tmp_path, {"contacts": "incremental"})
     db = warehouse.connect(tmp_path)
     assert db.execute("SELECT count(*) FROM contacts_all WHERE custom_seats__int = 10").fetchone() == (1,)

@@ -123,7 +123,8 @@ def test_earlier_packages_are_erased_through_the_registry(emulator, client, data
     shared = hard["shared_email"]
     package = run_access(client, access_request(shared["email"]), data_root)
     changed = access_package.erase_access_packages(data_root, emulator.app_id, frozenset({shared["lead_id"]}))
-    assert package / "contacts.json" in changed and package / "manifest.json" in changed
+    assert package / "contacts.json" in changed
+    assert package / "manifest.json" in changed
     assert [c["id"] for c in records(package, "contacts")] == [shared["user_id"]]
     manifest = storage.read_json(package / "manifest.json")
     assert manifest["objects"]["contacts"]["sha256"] == hashlib.sha256((package / "contacts.json").read_bytes()).hexdigest()
@@ -138,7 +139,8 @@ def test_missing_scope_writes_a_manual_task_and_fails(data_root, hard):
     with make_client(emulator, token="narrow") as client, pytest.raises(ManualHandlingRequired) as info:
         run_access(client, access_request(hard["shared_email"]["email"]), data_root)
     task = info.value.task_path
-    assert task.parent == data_root / "privacy" / "manual" and file_mode(task) == 0o600
+    assert task.parent == data_root / "privacy" / "manual"
+    assert file_mode(task) == 0o600
     assert hard["shared_email"]["email"] in task.read_text()  # a person must act on it
     assert hard["shared_email"]["email"] not in str(info.value)
     assert [e["event"] for e in audit.entries(data_root, "acc_1")] == [
@@ -155,7 +157,8 @@ def test_5xx_and_429_during_a_run_still_give_the_full_package(emulator, client, 
         assert records(noisy, name) == records(clean, name)
     by_endpoint = stats(emulator)["by_endpoint"]
     statuses = {status for counts in by_endpoint.values() for status in counts}
-    assert "429" in statuses and statuses & {"500", "502", "503"}
+    assert "429" in statuses
+    assert statuses & {"500", "502", "503"}
     assert client.stats.retries > 0
 
 

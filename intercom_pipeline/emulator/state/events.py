@@ -103,7 +103,7 @@ class Events:
                       "user_id": first.get("user_id") or "", "events": items})
 
 
-class _Indexes(dict):
+class _Indexes(dict[str, Any]):
     """identifier → (value → event indices), each built on first use: at 200k events one index
     costs about a second, so building all three up front would slow every start of the fake."""
 
