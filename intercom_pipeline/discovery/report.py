@@ -64,7 +64,7 @@ def inventory_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def category_chart(rows: list[Mapping[str, Any]]) -> str:
+def category_chart(rows: Sequence[Mapping[str, Any]]) -> str:
     """Personal-data fields per category, as a bar chart."""
     by_category = Counter(str(r["category"]) for r in rows if r.get("category"))
     if not by_category:
@@ -72,7 +72,7 @@ def category_chart(rows: list[Mapping[str, Any]]) -> str:
     return charts.bar_chart(by_category.most_common(), "category", "fields")
 
 
-def all_objects_markdown(rows_by_object: Mapping[str, list[Mapping[str, Any]]]) -> str:
+def all_objects_markdown(rows_by_object: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
     """One line per object counted that day (its ``all`` row): count, exact or bounds, and a bar."""
     totals = {obj: next((r for r in rows if r["subset"] == "all"), None) for obj, rows in rows_by_object.items()}
     lines = ["| object | count | exact? | 95% bounds | |", "|---|---:|---|---|---|"]

@@ -36,6 +36,7 @@ from intercom_pipeline.exports.schema import converter_for
 from intercom_pipeline.exports.slicing import fan_out
 from intercom_pipeline.exports.streams import STREAMS
 from intercom_pipeline.exports.writer import stream_root
+from intercom_pipeline.intercom import IntercomClient
 
 RETENTION_SECONDS = 90 * DAY
 RETENTION_MARGIN = 3_600
@@ -55,7 +56,7 @@ def retention_window(start: int, end: int, now: float) -> Window:
     return Window(max(window.start, edge), window.end)
 
 
-def active_contacts(client: Any, start: int) -> Iterator[dict]:
+def active_contacts(client: IntercomClient, start: int) -> Iterator[dict[str, Any]]:
     """Contacts seen or updated at or after ``start`` (day-granular search, exact filter here)."""
     from intercom_pipeline.intercom import q
 
@@ -66,7 +67,7 @@ def active_contacts(client: Any, start: int) -> Iterator[dict]:
             yield contact
 
 
-def _events_in(client: Any, contact: dict, window: Window) -> list[dict] | None:
+def _events_in(client: IntercomClient, contact: dict[str, Any], window: Window) -> list[dict[str, Any]] | None:
     """The contact's events inside the window (None: the contact is gone)."""
     from intercom_pipeline.intercom import NotFound
 
@@ -83,7 +84,7 @@ def _events_in(client: Any, contact: dict, window: Window) -> list[dict] | None:
     return found
 
 
-def export_events(client: Any, data_root: Path, start: int, end: int, now: float) -> ExportOutcome:
+def export_events(client: IntercomClient, data_root: Path, start: int, end: int, now: float) -> ExportOutcome:
     stream = STREAMS["events"]
     window = retention_window(start, end, now)
     workspace = client.workspace_id
@@ -93,7 +94,7 @@ def export_events(client: Any, data_root: Path, start: int, end: int, now: float
     with _writer(data_root, stream, workspace, info.converter) as writer:
         for day in window.days():
             writer.ensure(day)
-        rows: list[dict] = []
+        rows: list[dict[str, Any]] = []
         for _contact, found in fan_out(client, lambda c: _events_in(client, c, window), contacts):
             if found is None:
                 gone += 1

@@ -78,7 +78,8 @@ def _read(files: list[Path], columns: list[str]) -> pa.Table:
 
 def _seconds(column: pa.ChunkedArray) -> list[int]:
     """Unix seconds of a timestamp column (Parquet stores second timestamps as milliseconds)."""
-    return pc.cast(pc.cast(column, pa.timestamp("s", tz="UTC")), pa.int64()).to_pylist()
+    seconds: list[int] = pc.cast(pc.cast(column, pa.timestamp("s", tz="UTC")), pa.int64()).to_pylist()
+    return seconds
 
 
 def _latest(table: pa.Table, key: str, stamp: str) -> dict[str, tuple[int, str]]:

@@ -249,6 +249,7 @@ def test_asset_pages_show_charts_tables_and_completeness(dagster_dev: DagsterDev
     from intercom_pipeline.defs.detection import DETECTION_PARTITIONS
 
     window = DETECTION_PARTITIONS.get_last_partition_key()
+    assert window is not None
     runs = [dagster_dev.launch("__ASSET_JOB", today, assets=["companies"]),
             dagster_dev.launch("detection_job", window)]
     runs += [dagster_dev.launch("discovery_job", f"{today}|{obj}", {"date": today, "object": obj})
