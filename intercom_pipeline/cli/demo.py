@@ -10,7 +10,7 @@ Exits 0 only if every step succeeded.
 from __future__ import annotations
 
 import argparse
-import os
+import dataclasses
 import time
 import traceback
 import uuid
@@ -24,8 +24,9 @@ import pyarrow.dataset as ds
 
 from intercom_pipeline import storage
 from intercom_pipeline.connection import Connection, intercom_connection
+from intercom_pipeline.definitions import build_defs
+from intercom_pipeline.defs.common import LocationSettings
 from intercom_pipeline.instance import project_instance
-from intercom_pipeline.settings import data_root
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,10 +40,14 @@ class DemoRun:
     connection: Connection
     instance: dg.DagsterInstance
     defs: dg.Definitions
-    root: Path
+    location: LocationSettings
     workspace: str = ""
     failures: list[str] = field(default_factory=list)
     rows: list[tuple[str, str, str]] = field(default_factory=list)  # (what, figure, where)
+
+    @property
+    def root(self) -> Path:
+        return self.location.data_root
 
     def step(self, title: str, action: Callable[[], None]) -> None:
         started = time.monotonic()
@@ -79,12 +84,10 @@ def _root_cause(error) -> str:
 def run_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     with intercom_connection(contacts=args.contacts) as connection:
-        if connection.is_emulated:
-            os.environ["INTERCOM_PIPELINE_DEMO"] = "1"
         instance = project_instance()
-        from intercom_pipeline.definitions import defs  # after the environment points at Intercom
-
-        run = DemoRun(connection, instance, defs, data_root())
+        # Built after the environment points at Intercom; schedules and sensors on against the fake.
+        location = dataclasses.replace(LocationSettings.from_env(), demo=connection.is_emulated)
+        run = DemoRun(connection, instance, build_defs(location), location)
         from intercom_pipeline.cli import demo_steps
 
         for title, action in demo_steps.steps(run):

@@ -1,7 +1,7 @@
 """CLI: ``intercom-pipeline access|delete --email E`` and ``intercom-pipeline audit verify``.
 
-``access`` and ``delete`` run the Dagster job on the project's instance (``instance.project_instance``:
-``<data root>/dagster_home`` holding a copy of the repository's ``dagster.yaml``), wait for it, and
+``access`` and ``delete`` run the Dagster job on the instance (``instance.project_instance``: the
+operator's ``DAGSTER_HOME``, else the project's local ``<data root>/dagster_home``), wait for it, and
 print the request id, the run id and the result path — never the email, because command output
 often ends up in logs. Without ``INTERCOM_ACCESS_TOKEN`` they start the embedded fake Intercom
 (``connection.intercom_connection``, the same helper ``check-connection`` uses) and say so on
@@ -84,11 +84,13 @@ def run_request(request: PrivacyRequest, source: str) -> dict[str, Any]:
     import dagster as dg
 
     from intercom_pipeline.defs import privacy, resources
+    from intercom_pipeline.defs.common import LocationSettings
     from intercom_pipeline.instance import project_instance
 
     # The privacy jobs with the shared resources only: a request never waits on another area's
     # definitions loading. The runs land in the same instance the UI shows.
-    defs = dg.Definitions.merge(resources.defs, privacy.defs)
+    location = LocationSettings.from_env()
+    defs = dg.Definitions.merge(resources.build(location), privacy.build(location))
     job = defs.resolve_job_def(privacy.job_name_for(request))
     run_config = privacy.run_config_for(request, source=source)
     # Keep the terminal to the outcome; the full event log is in the instance (and the UI).

@@ -2,6 +2,9 @@
 
 The fake runs as its own process (``intercom-pipeline emulator``) so that it outlives code-server
 reloads; Dagster's webserver, daemon and run workers reach it through ``INTERCOM_BASE_URL``.
+The instance is the operator's ``DAGSTER_HOME`` when set, else the project's local one
+(``instance.dagster_home``). The code locations are the checkout's ``workspace.yaml``, or for an
+installed package the default location (``intercom_pipeline.definitions:defs``).
 """
 
 from __future__ import annotations
@@ -13,12 +16,16 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 
 from intercom_pipeline.connection import DEMO_CONTACTS, DEMO_RATE_LIMIT, EMULATOR_TOKEN
-from intercom_pipeline.instance import REPO_ROOT, dagster_home
+from intercom_pipeline.instance import HOME_ENV, dagster_home
 from intercom_pipeline.settings import connection_settings
+
+# A source checkout's workspace.yaml (absent from an installed package).
+CHECKOUT_WORKSPACE = Path(__file__).resolve().parents[2] / "workspace.yaml"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -57,7 +64,8 @@ def start_emulator(port: int, contacts: int) -> tuple[subprocess.Popen, str]:
 
 
 def dagster_dev_env(base_url: str | None) -> dict[str, str]:
-    env = dict(os.environ, DAGSTER_HOME=str(dagster_home()))
+    env = dict(os.environ)
+    env[HOME_ENV] = env.get(HOME_ENV) or str(dagster_home())
     if base_url:
         env.update(INTERCOM_ACCESS_TOKEN=EMULATOR_TOKEN, INTERCOM_BASE_URL=base_url, INTERCOM_PIPELINE_DEMO="1")
     return env
@@ -69,12 +77,12 @@ def run_ui(args: argparse.Namespace) -> int:
     if connection_settings().uses_emulator:
         emulator, base_url = start_emulator(args.emulator_port or free_port(), args.contacts)
         print(f"No INTERCOM_ACCESS_TOKEN set: the fake Intercom serves at {base_url}; demo mode is on.")
-    command = [
-        sys.executable, "-m", "dagster", "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-p", str(args.port),
-    ]
+    locations = (["-w", str(CHECKOUT_WORKSPACE)] if CHECKOUT_WORKSPACE.is_file()
+                 else ["-m", "intercom_pipeline.definitions", "-a", "defs"])
+    command = [sys.executable, "-m", "dagster", "dev", *locations, "-p", str(args.port)]
     print(f"Dagster UI: http://127.0.0.1:{args.port} (instance under {dagster_home()})")
     # A background shell starts us with SIGINT ignored; dagster dev relies on SIGINT to shut down.
-    dev = subprocess.Popen(command, env=dagster_dev_env(base_url), cwd=REPO_ROOT,
+    dev = subprocess.Popen(command, env=dagster_dev_env(base_url),
                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         return dev.wait()

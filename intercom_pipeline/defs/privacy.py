@@ -3,7 +3,10 @@
 Thin wiring over ``intercom_pipeline.privacy`` (plain modules, tested without Dagster). Both jobs
 are op graphs: a search op fans out per batch of contacts with ``DynamicOut`` (mapping keys
 ``c_0``, ``c_1``… — never ids or emails), per-batch ops do the Intercom work, and a collect step
-finishes the request. Every op that calls Intercom is in the ``intercom_api`` pool.
+finishes the request. Every op that calls Intercom is in the ``intercom_privacy`` pool (its own:
+a privacy step never waits for a slot an export holds), and the jobs carry
+``dagster/priority=10`` so a queued privacy run is dequeued first. ``build(location)`` adds the
+inbox sensor with the location's default status.
 
 Privacy in operation: the run config is the one place in Dagster that holds the email (it is the
 record of what was asked). Ops pass only request ids and contact ids between them; contact records
@@ -22,12 +25,13 @@ import dagster as dg
 from pydantic import Field
 
 from intercom_pipeline import settings, storage
+from intercom_pipeline.defs.common import PRIVACY_POOL, PRIVACY_RUN_TAGS, LocationSettings
 from intercom_pipeline.defs.resources import DataRootResource
 from intercom_pipeline.privacy import access_package, audit, deletion, inbox, manual
 from intercom_pipeline.privacy.access import find_contacts
 from intercom_pipeline.privacy.requests import OBJECT_TYPES, PrivacyRequest, PrivacyRequestError
 
-POOL = "intercom_api"
+POOL = PRIVACY_POOL
 # Intercom calls already retry inside the client; op retries cover what is left (a verify that
 # raced a search index, a crashed step process). Scope and reachability errors bypass them.
 OP_RETRY = dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
@@ -194,7 +198,8 @@ def write_access_package(context: dg.OpExecutionContext, request_id: str, parts:
     return str(path)
 
 
-@dg.job(description="Privacy access request: everything Intercom holds about one email, as a package.")
+@dg.job(description="Privacy access request: everything Intercom holds about one email, as a package.",
+        tags=PRIVACY_RUN_TAGS)
 def access_job():
     request_id, batches = find_access_subject()
     parts = batches.map(lambda batch: fetch_contact_batch(request_id, batch))
@@ -280,7 +285,8 @@ def write_deletion_receipt(context: dg.OpExecutionContext, request_id: str, veri
     return str(path)
 
 
-@dg.job(description="Privacy deletion request: find, preview, delete, verify, erase local copies, receipt.")
+@dg.job(description="Privacy deletion request: find, preview, delete, verify, erase local copies, receipt.",
+        tags=PRIVACY_RUN_TAGS)
 def deletion_job():
     plan, request_id, batches = plan_deletion_request()
     deleted = batches.map(lambda batch: delete_contact_batch(request_id, batch))
@@ -306,10 +312,7 @@ def job_name_for(request: PrivacyRequest) -> str:
     return "access_job" if request.type == "access" else "deletion_job"
 
 
-@dg.sensor(jobs=[access_job, deletion_job], minimum_interval_seconds=15,
-           # On against the demo's fake; against a real workspace someone turns it on in the UI.
-           default_status=dg.DefaultSensorStatus.RUNNING if settings.demo_mode() else dg.DefaultSensorStatus.STOPPED)
-def privacy_inbox_sensor(context: dg.SensorEvaluationContext, data_root: DataRootResource) -> dg.SensorResult:
+def privacy_inbox(context: dg.SensorEvaluationContext, data_root: DataRootResource) -> dg.SensorResult:
     """One run per request file in ``privacy/inbox/``; ``run_key`` is the request id."""
     root = data_root.path()
     claimed, rejected = inbox.claim(root)
@@ -324,4 +327,11 @@ def privacy_inbox_sensor(context: dg.SensorEvaluationContext, data_root: DataRoo
     return dg.SensorResult(run_requests=runs)
 
 
-defs = dg.Definitions(jobs=[access_job, deletion_job], sensors=[privacy_inbox_sensor])
+def inbox_sensor(status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.STOPPED) -> dg.SensorDefinition:
+    """The inbox sensor; on against the demo's fake, against a real workspace someone turns it on."""
+    return dg.sensor(name="privacy_inbox_sensor", jobs=[access_job, deletion_job], minimum_interval_seconds=15,
+                     default_status=status)(privacy_inbox)
+
+
+def build(location: LocationSettings) -> dg.Definitions:
+    return dg.Definitions(jobs=[access_job, deletion_job], sensors=[inbox_sensor(location.sensor_status)])

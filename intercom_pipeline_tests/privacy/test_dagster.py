@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -13,6 +14,7 @@ from dagster._serdes import serialize_value
 
 from intercom_pipeline import storage
 from intercom_pipeline.defs import privacy as privacy_defs
+from intercom_pipeline.defs.common import LocationSettings
 from intercom_pipeline.defs.resources import DataRootResource
 from intercom_pipeline.privacy import audit, inbox
 from intercom_pipeline_tests.fixtures_client import make_client
@@ -24,6 +26,10 @@ from intercom_pipeline_tests.privacy.conftest import (
     deletion_request,
     set_faults,
 )
+
+# The privacy jobs need no location settings beyond the sensor's status; the data root comes from
+# the resources each test passes.
+LOCATION = LocationSettings(data_root=Path("/nonexistent-data-root"))
 
 
 class KilledStep(dg.Failure):
@@ -50,7 +56,7 @@ def instance():
 def run(job: str, request, client, data_root, instance, **config: Any) -> dg.ExecuteInProcessResult:
     run_config = privacy_defs.run_config_for(request, source="launchpad")
     next(iter(run_config["ops"].values()))["config"].update(config)
-    defs = dg.Definitions.merge(privacy_defs.defs, dg.Definitions(resources={
+    defs = dg.Definitions.merge(privacy_defs.build(LOCATION), dg.Definitions(resources={
         "intercom": ClientResource(client), "data_root": DataRootResource(path=str(data_root))}))
     return defs.resolve_job_def(job).execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
 
@@ -141,7 +147,7 @@ def test_deletion_job_survives_5xx_and_429(emulator, client, data_root, instance
 
 
 def test_launchpad_config_with_only_an_email_runs(emulator, client, data_root, instance, hard):
-    defs = dg.Definitions.merge(privacy_defs.defs, dg.Definitions(resources={
+    defs = dg.Definitions.merge(privacy_defs.build(LOCATION), dg.Definitions(resources={
         "intercom": ClientResource(client), "data_root": DataRootResource(path=str(data_root))}))
     config = {"ops": {"find_access_subject": {"config": {"email": hard["plus_addressed"]["email"]}}}}
     result = defs.resolve_job_def("access_job").execute_in_process(run_config=config, instance=instance)
@@ -170,24 +176,24 @@ def test_inbox_sensor_launches_each_request_once_and_rejects_malformed(client, d
     write_old(folder / "2.json", {"type": "access", "email": "x@"})
     resources = {"data_root": DataRootResource(path=str(data_root))}
     context = dg.build_sensor_context(instance=instance, resources=resources)
-    result = privacy_defs.privacy_inbox_sensor(context)
+    result = privacy_defs.inbox_sensor()(context)
     assert [(r.run_key, r.job_name) for r in result.run_requests] == [("r_one", "deletion_job")]
     config = result.run_requests[0].run_config["ops"]["plan_deletion_request"]["config"]
     assert config["source"] == "inbox" and config["request_id"] == "r_one"
     assert "x@" not in json.dumps(result.run_requests[0].tags)
     assert (data_root / "privacy" / "rejected" / "2.json.reason.txt").read_text().startswith("email:")
     assert list(folder.iterdir()) == []
-    defs = dg.Definitions.merge(privacy_defs.defs, dg.Definitions(resources={
+    defs = dg.Definitions.merge(privacy_defs.build(LOCATION), dg.Definitions(resources={
         "intercom": ClientResource(client), "data_root": DataRootResource(path=str(data_root))}))
     request = result.run_requests[0]
     launched = defs.resolve_job_def(request.job_name).execute_in_process(
         run_config=request.run_config, instance=instance, tags=request.tags)
     assert launched.success and (data_root / "privacy" / "deletion" / "r_one" / "receipt.json").exists()
     assert [e["event"] for e in audit.entries(data_root, "r_one")][:2] == ["request_received", "request_started"]
-    again = privacy_defs.privacy_inbox_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    again = privacy_defs.inbox_sensor()(dg.build_sensor_context(instance=instance, resources=resources))
     assert not again.run_requests
     write_old(folder / "1.json", {"request_id": "r_one", "type": "deletion", "email": "x@example.com"})
-    third = privacy_defs.privacy_inbox_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    third = privacy_defs.inbox_sensor()(dg.build_sensor_context(instance=instance, resources=resources))
     assert not third.run_requests  # the same request id is never run twice
     assert "already received" in (data_root / "privacy" / "rejected" / "1.json.reason.txt").read_text()
 
