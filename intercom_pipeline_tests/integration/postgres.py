@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,23 +42,21 @@ def _as_cluster_owner(command: list[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def postgres_cluster(base: Path) -> Iterator[str]:
-    """Start a cluster under ``base``; yield its URL (database ``dagster``); stop it afterwards."""
+def postgres_cluster() -> Iterator[str]:
+    """Start a cluster in a fresh temp folder; yield its URL (database ``dagster``); stop and remove it."""
     initdb, pg_ctl = pg_bin("initdb"), pg_bin("pg_ctl")
     if initdb is None or pg_ctl is None:
         pytest.fail("PostgreSQL is not installed (apt-get install postgresql): .ci/run installs it")
-    base.mkdir(parents=True, exist_ok=True)
+    base = Path(tempfile.mkdtemp(prefix="intercom-pg-"))
     data, sockets = base / "pgdata", base / "sockets"
-    sockets.mkdir(exist_ok=True)
+    sockets.mkdir()
     if os.geteuid() == 0:
         shutil.chown(base, "postgres")
         shutil.chown(sockets, "postgres")
     port = _free_port()
-    subprocess.run(_as_cluster_owner([initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]),
-                   check=True, capture_output=True, timeout=120)
-    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off"
-    subprocess.run(_as_cluster_owner([pg_ctl, "-D", str(data), "-o", options, "-l", str(base / "log"), "-w",
-                                      "start"]), check=True, capture_output=True, timeout=120)
+    _run([initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"])
+    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off"
+    _run([pg_ctl, "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"])
     try:
         url = f"postgresql://postgres@127.0.0.1:{port}"
         _create_database(url)
@@ -65,6 +64,13 @@ def postgres_cluster(base: Path) -> Iterator[str]:
     finally:
         subprocess.run(_as_cluster_owner([pg_ctl, "-D", str(data), "-m", "fast", "stop"]),
                        capture_output=True, timeout=120)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _run(command: list[str]) -> None:
+    done = subprocess.run(_as_cluster_owner(command), capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"{command[0]} failed ({done.returncode}): {done.stdout[-2000:]} {done.stderr[-2000:]}")
 
 
 def _create_database(url: str) -> None:
