@@ -4,13 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test ui lint clean
+.PHONY: demo test integration ui lint clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -18,6 +18,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Postgres, dagster-daemon and dagster-webserver with two code locations (needs Debian's
+# postgresql: .ci/run installs it). About 5 minutes.
+integration: $(STAMP)
+	$(BIN)/python -m pytest -m integration intercom_pipeline_tests/integration
 
 ui: $(STAMP)
 	$(BIN)/intercom-pipeline ui

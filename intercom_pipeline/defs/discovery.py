@@ -24,7 +24,6 @@ from intercom_pipeline.discovery.sample_selection import SampleConfig
 from intercom_pipeline.tables import fixed_schemas
 
 
-
 def discovery_partitions(location: LocationSettings) -> dg.MultiPartitionsDefinition:
     return dg.MultiPartitionsDefinition({
         # end_offset=1: today's partition exists, so the change sensor can react the same day.

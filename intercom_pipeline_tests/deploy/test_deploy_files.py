@@ -80,9 +80,9 @@ def test_helm_values_match_the_user_deployments_chart_schema():
     assert len({d["name"] for d in deployments}) == len(deployments) == 2
     for deployment in deployments:
         assert set(deployment) <= DEPLOYMENT_KEYS, set(deployment) - DEPLOYMENT_KEYS
-        assert REQUIRED_DEPLOYMENT_KEYS <= set(deployment)
+        assert set(deployment) >= REQUIRED_DEPLOYMENT_KEYS
         assert set(deployment["image"]) <= IMAGE_KEYS
-        assert REQUIRED_IMAGE_KEYS <= set(deployment["image"])
+        assert set(deployment["image"]) >= REQUIRED_IMAGE_KEYS
         assert deployment["image"]["pullPolicy"] in PULL_POLICIES
         assert isinstance(deployment["port"], int)
         assert all(isinstance(arg, str) for arg in deployment["dagsterApiGrpcArgs"])

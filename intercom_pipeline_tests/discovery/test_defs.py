@@ -15,7 +15,6 @@ from intercom_pipeline.defs.common import LocationSettings
 from intercom_pipeline.defs.resources import DataRootResource, IntercomResource
 from intercom_pipeline_tests.discovery.conftest import DAY
 
-
 LOCATION = LocationSettings(data_root=Path("/nonexistent-data-root"))  # resources below name the root
 DETECTION, DISCOVERY = detection.build(LOCATION), discovery.build(LOCATION)
 

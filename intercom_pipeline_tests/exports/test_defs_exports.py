@@ -15,7 +15,6 @@ from intercom_pipeline.defs.resources import DataRootResource, IntercomResource
 from intercom_pipeline.exports import warehouse
 from intercom_pipeline_tests.exports import _fake
 
-
 # The data root comes from the resources each test passes.
 DEFS = export_defs.build(LocationSettings(data_root=Path("/nonexistent-data-root")))
 ASSETS = list(DEFS.assets)

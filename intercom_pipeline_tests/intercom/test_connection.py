@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from intercom_pipeline.cli import main as cli
-from intercom_pipeline.defs.resources import DataRootResource, IntercomResource
 from intercom_pipeline.defs import resources
 from intercom_pipeline.defs.common import LocationSettings
+from intercom_pipeline.defs.resources import DataRootResource, IntercomResource
 from intercom_pipeline.intercom._capabilities import CAPABILITIES
 from intercom_pipeline_tests.fixtures_client import make_client
 
