@@ -10,11 +10,13 @@ Exits 0 only if every step succeeded.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import sys
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,8 +24,8 @@ from pathlib import Path
 import dagster as dg
 import pyarrow.dataset as ds
 
-from intercom_pipeline import storage
-from intercom_pipeline.connection import Connection, intercom_connection
+from intercom_pipeline import connections, run_recovery, storage
+from intercom_pipeline.connections import Connection
 from intercom_pipeline.definitions import build_defs
 from intercom_pipeline.defs.common import LocationSettings
 from intercom_pipeline.instance import project_instance
@@ -83,10 +85,14 @@ def _root_cause(error) -> str:
 
 def run_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    with intercom_connection(contacts=args.contacts) as connection:
+    with demo_connection(args.contacts) as connection:
         instance = project_instance()
-        # Built after the environment points at Intercom; schedules and sensors on against the fake.
-        location = dataclasses.replace(LocationSettings.from_env(), demo=connection.is_emulated)
+        # Schedules, sensors and the fake's resolution switched on against the fake.
+        location = dataclasses.replace(LocationSettings.from_env(), demo=connection.fake)
+        # A demo killed earlier must not leave a run holding the pool's slots for this one.
+        recovered = run_recovery.recover(instance, location.data_root).describe()
+        if recovered:
+            print(recovered, flush=True)
         run = DemoRun(connection, instance, build_defs(location), location)
         from intercom_pipeline.cli import demo_steps
 
@@ -97,6 +103,19 @@ def run_demo(args: argparse.Namespace) -> int:
     return 1 if run.failures else 0
 
 
+@contextlib.contextmanager
+def demo_connection(contacts: int) -> Iterator[Connection]:
+    """The default configured workspace; with none configured, the demo asks for the embedded fake."""
+    configured = connections.configured_connections()
+    if configured:
+        yield connections.resolve(configured[0])
+        return
+    with connections.fake_intercom(contacts=contacts) as fake:
+        print(f"No Intercom token configured: the demo uses the embedded fake Intercom at {fake.config.api_url} "
+              f"({contacts} contacts).", file=sys.stderr)
+        yield fake
+
+
 def print_summary(run: DemoRun, calls: str, seconds: float) -> None:
     width = max((len(what) for what, _, _ in run.rows), default=10)
     print("\nSummary")
@@ -104,7 +123,7 @@ def print_summary(run: DemoRun, calls: str, seconds: float) -> None:
     for what, figure, where in run.rows:
         print(f"{what:<{width}}  {figure:>14}  {where}")
     print(f"\nAPI calls: {calls}")
-    if not run.connection.is_emulated:
+    if not run.connection.fake:
         print("Real workspace: the deletion request ran as a DRY RUN; nothing was deleted.")
     print(f"Data root: {run.root}   ({seconds:.0f} s)")
     if run.failures:
