@@ -19,7 +19,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -28,13 +28,20 @@ import httpx
 import pytest
 from dagster_graphql import DagsterGraphQLClient
 
+from intercom_pipeline import storage
+from intercom_pipeline.defs import privacy as privacy_defs
+from intercom_pipeline.privacy import sealed
+from intercom_pipeline.privacy.requests import PrivacyRequest
 from intercom_pipeline_tests.integration.postgres import postgres_cluster
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "integration-token"
-EMAIL_JOB = {"access_job": "find_access_subject", "deletion_job": "plan_deletion_request"}
+INBOX_SENSOR = "privacy_inbox_sensor"
+START_SENSOR = """
+mutation($s: SensorSelector!) { startSensor(sensorSelector: $s) { __typename ... on PythonError { message } } }
+"""
 
 
 @dataclass
@@ -56,6 +63,24 @@ class Deployment:
                                                  repository_name="__repository__", run_config=config,
                                                  tags=tags or {})
 
+    def request(self, request_id: str, kind: str, email: str, workspace: str) -> None:
+        """Drop a request naming its workspace into the shared inbox, as a privacy team would."""
+        request = {"request_id": request_id, "type": kind, "identifier": {"category": "email", "value": email},
+                   "workspace": workspace}
+        path = storage.write_json(self.data_root / "privacy" / "inbox" / f"{request_id}.json", request, private=True)
+        settled = time.time() - 60  # the sensor leaves files younger than 2 s for its next tick
+        os.utime(path, (settled, settled))
+
+    def run_of(self, instance: dg.DagsterInstance, request_id: str, timeout: float = 300) -> str:
+        """The run the inbox sensor launched for a request."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            records = instance.get_run_records(dg.RunsFilter(tags={"privacy/request_id": request_id}))
+            if records:
+                return records[0].dagster_run.run_id
+            time.sleep(1)
+        raise AssertionError(f"no run for request {request_id} after {timeout} s")
+
     def wait(self, instance: dg.DagsterInstance, run_ids: list[str], timeout: float = 600) -> dict[str, str]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -65,6 +90,17 @@ class Deployment:
                 return {r: s.value for r, s in statuses.items()}
             time.sleep(1)
         raise AssertionError(f"runs not finished after {timeout} s: {statuses}")
+
+    def failures(self, instance: dg.DagsterInstance, run_ids: list[str]) -> dict[str, list[str]]:
+        """Each failed run's job and error messages (for assertion messages)."""
+        failed = {}
+        for run_id in run_ids:
+            run = instance.get_run_by_id(run_id)
+            if run.status != dg.DagsterRunStatus.SUCCESS:
+                errors = [str(e.message)[:500] for e in instance.all_logs(run_id)
+                          if e.dagster_event is not None and e.dagster_event.is_failure]
+                failed[f"{run.job_name} {run_id}"] = errors
+        return failed
 
 
 @contextlib.contextmanager
@@ -121,6 +157,9 @@ def _stop(process: subprocess.Popen) -> None:
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     base = tmp_path_factory.mktemp("deployment")
     home, data_root, elsewhere = base / "dagster_home", base / "data", base / "elsewhere"
+    logs = REPO / "test-artifacts" / "integration"  # git-ignored; kept for a look after a failure
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir(parents=True)
     for folder in (home, elsewhere):
         folder.mkdir()
     shutil.copyfile(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")  # the operator's instance
@@ -128,8 +167,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     with postgres_cluster() as url:
         pg = urlparse(url)
         try:
-            fake_a, url_a = _start_fake(7, base / "fake_a.log")
-            fake_b, url_b = _start_fake(8, base / "fake_b.log")
+            fake_a, url_a = _start_fake(7, logs / "fake_a.log")
+            fake_b, url_b = _start_fake(8, logs / "fake_b.log")
             processes += [fake_a, fake_b]
             (base / "workspace.yaml").write_text(textwrap.dedent("""
                 load_from:
@@ -149,11 +188,17 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             for name, command in (("daemon", ["dagster-daemon", "run", *workspace]),
                                   ("webserver", ["dagster-webserver", *workspace, "-h", "127.0.0.1", "-p", str(port)])):
                 processes.append(subprocess.Popen([str(Path(sys.executable).parent / command[0]), *command[1:]],
-                                                  env=env, cwd=elsewhere, stdout=(base / f"{name}.log").open("w"),
+                                                  env=env, cwd=elsewhere, stdout=(logs / f"{name}.log").open("w"),
                                                   stderr=subprocess.STDOUT, start_new_session=True))
             _wait_http(f"http://127.0.0.1:{port}/server_info", processes[-1])
             client = DagsterGraphQLClient("127.0.0.1", port_number=port)
             _wait_for_locations(client, port)
+            # The inbox serves every workspace: its sensor is on in one location only.
+            selector = {"repositoryLocationName": "intercom_pipeline", "repositoryName": "__repository__",
+                        "sensorName": INBOX_SENSOR}
+            started = httpx.post(f"http://127.0.0.1:{port}/graphql", timeout=30,
+                                 json={"query": START_SENSOR, "variables": {"s": selector}}).json()
+            assert started["data"]["startSensor"]["__typename"] == "Sensor", started
             yield Deployment(env, data_root, home, {"intercom_pipeline": url_a, "intercom_pipeline_second": url_b},
                              client)
         finally:
@@ -185,38 +230,39 @@ def _contact_email(base_url: str) -> str:
     return next(c["email"] for c in page["data"] if c.get("email"))
 
 
-def _privacy_config(job: str, email: str, request_id: str) -> dict:
-    return {"ops": {EMAIL_JOB[job]: {"config": {"email": email, "request_id": request_id, "source": "launchpad"}}}}
-
-
 def test_both_workspaces_run_access_deletion_exports_and_detection_concurrently(deployment: Deployment):
+    """Exports and detection of both workspaces submitted together; an access request naming the
+    first workspace by connection name and a deletion naming the second by app id, through the inbox."""
     instance = deployment.instance()
     assert type(instance.run_storage).__name__ == "PostgresRunStorage"
     today = datetime.now(UTC).date().isoformat()
-    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    window = (hour.replace(hour=hour.hour - 1) if hour.hour else hour).strftime("%Y-%m-%d-%H:%M")
+    window = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%d-%H:00")
     runs = {}
-    for location, base_url in deployment.fakes.items():
-        email = _contact_email(base_url)
+    for location in deployment.fakes:
         runs[(location, "exports")] = deployment.submit(location, "exports_snapshot_job",
                                                         tags={"dagster/partition": today})
         runs[(location, "detection")] = deployment.submit(location, "detection_job", tags={"dagster/partition": window})
-        runs[(location, "access")] = deployment.submit(location, "access_job",
-                                                       _privacy_config("access_job", email, f"acc_{location}"))
-        runs[(location, "deletion")] = deployment.submit(location, "deletion_job",
-                                                         _privacy_config("deletion_job", email, f"del_{location}"))
+    url_a, url_b = deployment.fakes["intercom_pipeline"], deployment.fakes["intercom_pipeline_second"]
+    app_a, app_b = _app_id(url_a), _app_id(url_b)
+    deployment.request("acc_first", "access", _contact_email(url_a), "default")
+    deployment.request("del_second", "deletion", _contact_email(url_b), app_b)
+    runs[("intercom_pipeline", "access")] = deployment.run_of(instance, "acc_first")
+    runs[("intercom_pipeline_second", "deletion")] = deployment.run_of(instance, "del_second")
     statuses = deployment.wait(instance, list(runs.values()))
-    assert set(statuses.values()) == {"SUCCESS"}, statuses
-    for location, base_url in deployment.fakes.items():
+    assert set(statuses.values()) == {"SUCCESS"}, deployment.failures(instance, list(runs.values()))
+    for base_url in (url_a, url_b):
         app = _app_id(base_url)
         assert list((deployment.data_root / "exports" / "tags" / f"workspace={app}").rglob("*.parquet"))
         assert list((deployment.data_root / "detection" / "inventory" / f"workspace={app}").rglob("*.parquet"))
-        tags = instance.get_run_by_id(runs[(location, "deletion")]).tags
-        receipt = deployment.data_root / tags["privacy/result"]
-        assert receipt.is_file()
-        assert app in receipt.read_text()  # the receipt names the workspace it acted on
-        stats = httpx.get(f"{base_url}/_emulator/stats").json()
-        assert stats["by_endpoint"]["DELETE /contacts/{contact_id}"].get("200", 0) >= 1
+    # the inbox routed each request to its workspace: run config names the connection, results the app
+    for request_id, connection, app in (("acc_first", "default", app_a), ("del_second", "second", app_b)):
+        run = instance.get_run_by_id(deployment.run_of(instance, request_id))
+        assert run.run_config["resources"]["intercom"]["config"]["connection"] == connection
+        result = deployment.data_root / run.tags["privacy/result"]
+        assert app in result.read_text() if result.is_file() else app in (result / "manifest.json").read_text()
+    deleted = httpx.get(f"{url_b}/_emulator/stats").json()["by_endpoint"]["DELETE /contacts/{contact_id}"]
+    assert deleted.get("200", 0) >= 1
+    assert "DELETE /contacts/{contact_id}" not in httpx.get(f"{url_a}/_emulator/stats").json()["by_endpoint"]
     # one budget per workspace in the instance's own database (the instance is on Postgres)
     import psycopg
 
@@ -224,7 +270,7 @@ def test_both_workspaces_run_access_deletion_exports_and_detection_concurrently(
     with psycopg.connect(host=env["DAGSTER_PG_HOST"], port=int(env["DAGSTER_PG_PORT"]), user="postgres",
                          dbname="dagster") as conn:
         tables = {row[0] for row in conn.execute("SELECT tablename FROM pg_tables WHERE tablename LIKE 'ratelimit%'")}
-    assert {f"ratelimit___intercom_{_app_id(u).lower()}" for u in deployment.fakes.values()} <= tables
+    assert {f"ratelimit___intercom_{app_a.lower()}", f"ratelimit___intercom_{app_b.lower()}"} <= tables
 
 
 def test_a_privacy_run_starts_while_both_workspaces_exports_hold_their_slots(deployment: Deployment):
@@ -232,9 +278,10 @@ def test_a_privacy_run_starts_while_both_workspaces_exports_hold_their_slots(dep
     pools = ("intercom_api/default", "intercom_api/second")
     for pool in pools:
         instance.event_log_storage.set_concurrency_slots(pool, 1)
-    # Slow every call down (1.5 s) so the exports hold their slots for minutes; the privacy run
+    email = _contact_email(deployment.fakes["intercom_pipeline"])
+    # Slow every call down (2.5 s) so the exports hold their slots for minutes; the privacy run
     # needs a handful of calls.
-    _latency(deployment, 1500)
+    _latency(deployment, 2500)
     try:
         today = datetime.now(UTC).date().isoformat()
         exports = [deployment.submit(loc, "exports_snapshot_job", tags={"dagster/partition": today})
@@ -243,17 +290,23 @@ def test_a_privacy_run_starts_while_both_workspaces_exports_hold_their_slots(dep
         while not all(instance.event_log_storage.get_concurrency_info(p).active_slot_count == 1 for p in pools):
             assert time.monotonic() < deadline, "the exports never took their pool slots"
             time.sleep(0.5)
-        location, base_url = next(iter(deployment.fakes.items()))
-        access = deployment.submit(location, "access_job",
-                                   _privacy_config("access_job", _contact_email(base_url), "acc_during_exports"))
-        assert deployment.wait(instance, [access]) == {access: "SUCCESS"}
-        # the exports still held their slots (and were still running) when the privacy run finished
-        assert {instance.get_run_by_id(r).status for r in exports} == {dg.DagsterRunStatus.STARTED}
-        assert all(instance.event_log_storage.get_concurrency_info(p).active_slot_count == 1 for p in pools)
+        # Launched as from the launchpad: a sealed request (the email stays in a 0600 file) by id.
+        request = PrivacyRequest.from_dict({"type": "access", "request_id": "acc_during_exports", "email": email})
+        sealed.seal(deployment.data_root, request, "default", fake=False)
+        run_config = privacy_defs.run_config_for(request.request_id, "access", "launchpad", "default")
+        access = deployment.submit("intercom_pipeline", "access_job", run_config,
+                                   tags={"privacy/request_id": request.request_id})
+        assert deployment.wait(instance, [access]) == {access: "SUCCESS"}, deployment.failures(instance, [access])
         _latency(deployment, 0)
-        assert set(deployment.wait(instance, exports).values()) == {"SUCCESS"}
+        assert set(deployment.wait(instance, exports).values()) == {"SUCCESS"}, deployment.failures(instance, exports)
     finally:
         _latency(deployment, 0)
+    # Every step of the privacy run started while both exports were still running with their
+    # pools' only slots: it never waited for them.
+    steps = [e.timestamp for e in instance.all_logs(access, of_type=dg.DagsterEventType.STEP_START)]
+    exports_ended = min(instance.get_run_record_by_id(r).end_time for r in exports)
+    assert steps
+    assert max(steps) < exports_ended
 
 
 def _latency(deployment: Deployment, ms: int) -> None:
@@ -264,7 +317,7 @@ def _latency(deployment: Deployment, ms: int) -> None:
 def test_the_cli_run_lands_in_the_postgres_instance(deployment: Deployment):
     base_url = deployment.fakes["intercom_pipeline"]
     done = subprocess.run([sys.executable, "-m", "intercom_pipeline.cli", "access", "--email",
-                           _contact_email(base_url), "--request-id", "cli_on_postgres"],
+                           _contact_email(base_url), "--request-id", "cli_on_postgres", "--workspace", "default"],
                           env=deployment.env, cwd=deployment.home.parent / "elsewhere", capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]

@@ -14,8 +14,8 @@ import pytest
 from dagster._serdes import serialize_value
 
 from intercom_pipeline import connections, storage
-from intercom_pipeline.defs.common import LocationSettings
 from intercom_pipeline.defs import privacy as privacy_defs
+from intercom_pipeline.defs.common import LocationSettings
 from intercom_pipeline.defs.resources import DataRootResource
 from intercom_pipeline.privacy import audit, inbox, sealed
 from intercom_pipeline_tests.fixtures_client import make_client
