@@ -37,12 +37,13 @@ def operator_home() -> Path | None:
 
 def dagster_home() -> Path:
     """The instance folder: the operator's ``DAGSTER_HOME`` untouched, or the project's local one
-    (``<data root>/dagster_home``, with the package's ``dagster.yaml`` kept up to date)."""
+    (``<data root>/dagster_home``, with the package's ``dagster.yaml`` kept up to date). The data
+    root and the local home are 0700: Dagster's storage can hold personal data."""
     home = operator_home()
     if home is not None:
         return home
-    home = data_root() / "dagster_home"
-    home.mkdir(parents=True, exist_ok=True)
+    storage.ensure_dir(data_root(), private=True)
+    home = storage.ensure_dir(data_root() / "dagster_home", private=True)
     target = home / "dagster.yaml"
     wanted = project_instance_yaml()
     if not target.exists() or target.read_bytes() != wanted:
@@ -54,4 +55,7 @@ def project_instance() -> dg.DagsterInstance:
     """The instance every entry point uses; sets ``DAGSTER_HOME`` for child processes if unset."""
     home = dagster_home()
     os.environ.setdefault(HOME_ENV, str(home))
-    return dg.DagsterInstance.from_config(str(home))
+    instance = dg.DagsterInstance.from_config(str(home))
+    if operator_home() is None:  # the operator's instance is theirs: never touched
+        storage.make_private_tree(home)  # history/runs.db and friends: 0600 in 0700 folders
+    return instance

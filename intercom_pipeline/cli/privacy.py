@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from intercom_pipeline import connections, settings
+from intercom_pipeline import connections, settings, storage
 from intercom_pipeline.cli import privacy_runs
 from intercom_pipeline.privacy import audit, retention, sealed
 from intercom_pipeline.privacy.requests import OBJECT_TYPES, PrivacyRequest, PrivacyRequestError
@@ -99,6 +99,7 @@ def _run(data: dict[str, Any], fake: bool, in_process: bool = False) -> int:
 def _submit(request: PrivacyRequest, root: Path, fake: bool, in_process: bool) -> int:
     try:
         connection = connections.route(request.workspace, fake=fake, root=root)
+        connections.resolve(connection, fake=fake, root=root)  # a bad setting is refused before anything runs
     except settings.SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -116,6 +117,7 @@ def run_request(request: PrivacyRequest, source: str, connection: str = connecti
                 fake: bool = False, in_process: bool = False) -> privacy_runs.Outcome:
     """Run a sealed request's job on the project's instance (submitted, or in this process); wait for it."""
     from intercom_pipeline.defs import privacy
+    from intercom_pipeline.instance import dagster_home as instance_home
     from intercom_pipeline.instance import project_instance
 
     job_name = privacy.job_name_for(request)
@@ -130,6 +132,7 @@ def run_request(request: PrivacyRequest, source: str, connection: str = connecti
         run = privacy_runs.execute_in_process if in_process else privacy_runs.submit_and_wait
         outcome = run(instance, job_name, run_config, tags)
         privacy_runs.recover(instance)  # a failed run's staging goes now, not at the next command
+    storage.make_private_tree(instance_home())  # the run's new event-log files: 0600
     return outcome
 
 

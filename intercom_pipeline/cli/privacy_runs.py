@@ -19,6 +19,7 @@ the next request.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -117,8 +118,6 @@ def launch(run_id: str, job_name: str, run_config: dict[str, Any], tags: dict[st
 
 def workspace_args(folder: Path) -> list[str]:
     """The code location the daemon knows: the operator's workspace file, or this package's."""
-    import os
-
     location = os.environ.get(LOCATION_ENV) or DEFAULT_LOCATION
     workspace = os.environ.get(WORKSPACE_ENV)
     if not workspace:
@@ -166,12 +165,19 @@ def no_daemon_message(instance: dg.DagsterInstance, run_id: str | None = None) -
 def outcome_of(instance: dg.DagsterInstance, run_id: str) -> Outcome:
     run = instance.get_run_by_id(run_id)
     assert run is not None, run_id
-    failures = [entry.dagster_event.event_specific_data.error.message.strip()
+    failures = [failure_text(entry.dagster_event.step_failure_data).strip()
                 for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
-                if entry.dagster_event is not None and entry.dagster_event.event_specific_data.error]
+                if entry.dagster_event is not None and entry.dagster_event.step_failure_data.error]
     if not failures and run.status != dg.DagsterRunStatus.SUCCESS:
         failures = [entry.message or entry.user_message for entry in
                     instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE)][-1:]
     return Outcome(success=run.status == dg.DagsterRunStatus.SUCCESS, run_id=run_id,
                    result=run.tags.get("privacy/result"), manual_task=run.tags.get("privacy/manual_task"),
                    failures=failures)
+
+def failure_text(data: Any) -> str:
+    """An expected failure's own description (``dg.Failure``), else the error's message."""
+    user = getattr(data, "user_failure_data", None)
+    if user is not None and user.description:
+        return str(user.description)
+    return str(data.error.message if data.error else "the step failed")

@@ -31,6 +31,14 @@ class ChangeFeedConfig(dg.Config):
     count_threshold: float = changes.DEFAULT_COUNT_THRESHOLD  # relative move that is reported
 
 
+def changes_table(rows: list[dict]) -> dg.TableMetadataValue:
+    """The change feed as a native Dagster table (sortable in the UI), at most 100 rows."""
+    columns = ("change", "object", "name", "old_value", "new_value")
+    return dg.MetadataValue.table(
+        records=[dg.TableRecord({c: str(r.get(c) or "") for c in columns}) for r in rows[:100]],
+        schema=dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in columns]))
+
+
 def build(location: LocationSettings) -> dg.Definitions:
     """One workspace's detection assets, job and schedule."""
     partitions = detection_partitions(location)
@@ -39,7 +47,7 @@ def build(location: LocationSettings) -> dg.Definitions:
         key_prefix=location.prefix,
         partitions_def=partitions,
         group_name="detection",
-        kinds=KINDS,
+        kinds=set(KINDS),
         pool=location.api_pool,
         description=("Inventory of the workspace per detection window: every data attribute of contacts, "
                      "companies and conversations (type, custom, archived, API-writable), every object type "
@@ -95,6 +103,7 @@ def build(location: LocationSettings) -> dg.Definitions:
             "dagster/row_count": len(rows),
             "dagster/column_schema": column_schema(fixed_schemas.CHANGE_SCHEMA),
             "changes": dg.MetadataValue.md(report.changes_markdown(rows)),
+            "changes_table": changes_table(rows),
             "affected_objects": ",".join(changes.affected_objects(rows)),
             "previous_window": previous_label or "none",
             "path": dg.MetadataValue.path(str(path)),

@@ -24,11 +24,20 @@ from typing import Any
 
 import dagster as dg
 
+from intercom_pipeline import charts
 from intercom_pipeline.defs.common import KINDS, LocationSettings, daily_partitions
-from intercom_pipeline.exports import graph, runs, warehouse
+from intercom_pipeline.exports import events, graph, published, runs, warehouse
 from intercom_pipeline.exports.completeness import Completeness
 from intercom_pipeline.exports.runs import ExportOutcome
-from intercom_pipeline.exports.streams import GRAPH, INCREMENTAL, PARTS, SNAPSHOTS, STREAMS, warehouse_modes
+from intercom_pipeline.exports.streams import (
+    EVENTS,
+    GRAPH,
+    INCREMENTAL,
+    PARTS,
+    SNAPSHOTS,
+    STREAMS,
+    warehouse_modes,
+)
 
 GROUP = "exports"
 RESOURCES = {"intercom", "data_root"}
@@ -42,7 +51,7 @@ def _check_spec(name: str, key: KeyOf) -> dg.AssetCheckSpec:
 
 def _spec(name: str, partitions: dg.PartitionsDefinition, key: KeyOf) -> dg.AssetSpec:
     stream = STREAMS[name]
-    return dg.AssetSpec(key(name), group_name=GROUP, kinds=KINDS, description=stream.description,
+    return dg.AssetSpec(key(name), group_name=GROUP, kinds=set(KINDS), description=stream.description,
                         partitions_def=partitions, metadata={"stream_mode": stream.mode})
 
 
@@ -54,6 +63,11 @@ def _preview(outcome: ExportOutcome) -> str:
     return "\n".join(lines)
 
 
+def _partitions_md(rows: dict[str, int], last: int = 31) -> str:
+    """Rows per partition as a Markdown bar chart, newest first (the latest ``last``)."""
+    return charts.bar_chart(sorted(rows.items(), reverse=True), "partition", "rows", limit=last)
+
+
 def _result(outcome: ExportOutcome, calls: dict[str, Any], key: KeyOf) -> dg.MaterializeResult:
     check: Completeness = outcome.check
     columns = dg.TableSchema(columns=[dg.TableColumn(f.name, str(f.type)) for f in outcome.schema])
@@ -63,6 +77,8 @@ def _result(outcome: ExportOutcome, calls: dict[str, Any], key: KeyOf) -> dg.Mat
         "partitions_written": len(outcome.partitions),
         "files_written": len(outcome.files),
         "preview": dg.MetadataValue.md(_preview(outcome)),
+        "rows_per_partition": dg.MetadataValue.md(_partitions_md(outcome.partitions)),
+        "completeness": dg.MetadataValue.md(f"**{'complete' if check.passed else 'INCOMPLETE'}**: {check.detail}"),
         **{k: v for k, v in outcome.metadata.items() if isinstance(v, (int, float, str))},
         **calls,
     }
@@ -146,6 +162,46 @@ def _contact_graph(location: LocationSettings, snapshot_days: dg.PartitionsDefin
     return contact_graph
 
 
+def _events_asset(location: LocationSettings, updated_days: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    key = location.key
+
+    @dg.multi_asset(name="export_events", specs=[dg.AssetSpec(
+        key("events"), group_name=GROUP, kinds=set(KINDS), partitions_def=updated_days,
+        description=EVENTS.description, metadata={"stream_mode": EVENTS.mode, "cost_in_calls": events.COST})],
+        check_specs=[_check_spec("events", key)], pool=location.api_pool, required_resource_keys=RESOURCES,
+        backfill_policy=dg.BackfillPolicy.single_run())
+    def events_asset(context: dg.AssetExecutionContext):
+        """Data events by day of created_at, for the contacts active in the window (see exports/events.py)."""
+        client = context.resources.intercom.client()
+        before = client.stats.as_metadata()
+        window = context.partition_time_window
+        try:
+            outcome = events.export_events(client, context.resources.data_root.path(), int(window.start.timestamp()),
+                                           int(window.end.timestamp()), time.time())
+        except ValueError as error:
+            raise dg.Failure(str(error)) from None
+        yield _result(outcome, _calls(client, before), key)
+
+    return events_asset
+
+
+def _published_check(name: str, key: KeyOf) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=key(name), name=f"{name}_published", required_resource_keys=RESOURCES,
+                    description=f"Rows of {name} published on disk (per partition) vs the server's totals now; "
+                                "reads the files, so a deleted part file fails it. Runs alone.",
+                    blocking=False)
+    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        client = context.resources.intercom.client()
+        result = published.check_stream(client, context.resources.data_root.path(), name)
+        meta: dict[str, Any] = {**result.check.as_metadata(), "partitions_on_disk": len(result.rows),
+                                "rows_on_disk": sum(result.rows.values()),
+                                "rows_per_partition": dg.MetadataValue.md(_partitions_md(result.rows))}
+        return dg.AssetCheckResult(passed=result.check.passed, metadata=meta, description=result.check.detail,
+                                   severity=dg.AssetCheckSeverity.ERROR)
+
+    return _check
+
+
 def _warehouse_asset(location: LocationSettings) -> dg.AssetsDefinition:
     @dg.asset(name="warehouse", key_prefix=location.prefix, group_name=GROUP, kinds={"duckdb"},
               deps=[location.key(s) for s in STREAMS], required_resource_keys={"data_root"},
@@ -154,6 +210,7 @@ def _warehouse_asset(location: LocationSettings) -> dg.AssetsDefinition:
         built = warehouse.build(context.resources.data_root.path(), warehouse_modes())
         return dg.MaterializeResult(metadata={
             "views": dg.MetadataValue.json(built["views"]),
+            "open_with": "cd <data root> && duckdb warehouse.duckdb (views resolve exports/... against it)",
             "streams_without_files": dg.MetadataValue.json(built["skipped"]),
         })
 
@@ -169,6 +226,7 @@ def export_assets(location: LocationSettings) -> list[dg.AssetsDefinition]:
         _incremental_asset(["conversations", PARTS.name], location, updated_days),
         _incremental_asset(["tickets"], location, updated_days),
         _contact_graph(location, snapshot_days),
+        _events_asset(location, updated_days),
         _warehouse_asset(location),
     ]
     assert {n for a in assets for n in (k.path[-1] for k in a.keys)} >= set(STREAMS) | {i.name for i in INCREMENTAL}
@@ -176,7 +234,7 @@ def export_assets(location: LocationSettings) -> list[dg.AssetsDefinition]:
 
 
 SNAPSHOT_ASSETS = [s.name for s in (*SNAPSHOTS, *GRAPH)]
-INCREMENTAL_ASSETS = [*(s.name for s in INCREMENTAL), PARTS.name]
+INCREMENTAL_ASSETS = [*(s.name for s in INCREMENTAL), PARTS.name, EVENTS.name]
 
 
 def build(location: LocationSettings) -> dg.Definitions:
@@ -189,6 +247,10 @@ def build(location: LocationSettings) -> dg.Definitions:
         "exports_incremental_job", selection=dg.AssetSelection.assets(*map(key, INCREMENTAL_ASSETS)),
         description="contacts, conversations (+ parts) and tickets for a day or a range of days of updated_at.")
     warehouse_job = dg.define_asset_job("warehouse_job", selection=dg.AssetSelection.assets(key("warehouse")))
+    published_checks = [_published_check(name, key) for name in published.CHECKED]
+    exports_published_checks_job = dg.define_asset_job(
+        "exports_published_checks_job", selection=dg.AssetSelection.checks(*published_checks),
+        description="Only the on-disk completeness checks: what is published vs the server's totals now.")
 
     @dg.schedule(job=exports_incremental_job, cron_schedule="15 0 * * *", execution_timezone="UTC",
                  default_status=dg.DefaultScheduleStatus.STOPPED)
@@ -210,6 +272,7 @@ def build(location: LocationSettings) -> dg.Definitions:
 
     return dg.Definitions(
         assets=export_assets(location),
-        jobs=[exports_snapshot_job, exports_incremental_job, warehouse_job],
+        asset_checks=published_checks,
+        jobs=[exports_snapshot_job, exports_incremental_job, warehouse_job, exports_published_checks_job],
         schedules=[exports_incremental_daily, exports_snapshot_daily],
     )

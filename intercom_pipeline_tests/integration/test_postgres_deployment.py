@@ -19,6 +19,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
@@ -52,6 +53,21 @@ class Deployment:
     fakes: dict[str, str]  # location -> base URL
     graphql: DagsterGraphQLClient
 
+    def sql(self, query: str) -> list[tuple[Any, ...]]:
+        """Rows of a query on the instance's database."""
+        import psycopg
+
+        conninfo = (f"host={self.env['DAGSTER_PG_HOST']} port={self.env['DAGSTER_PG_PORT']} user=postgres "
+                    "dbname=dagster")
+        with psycopg.connect(conninfo) as conn:
+            return list(conn.execute(query.encode()).fetchall())
+
+    @staticmethod
+    def run(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun:
+        run = instance.get_run_by_id(run_id)
+        assert run is not None, run_id
+        return run
+
     def instance(self) -> dg.DagsterInstance:
         with _environ(self.env):
             return dg.DagsterInstance.from_config(str(self.home))
@@ -84,7 +100,7 @@ class Deployment:
     def wait(self, instance: dg.DagsterInstance, run_ids: list[str], timeout: float = 600) -> dict[str, str]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            statuses = {r: instance.get_run_by_id(r).status for r in run_ids}
+            statuses = {r: self.run(instance, r).status for r in run_ids}
             if all(s in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
                    for s in statuses.values()):
                 return {r: s.value for r, s in statuses.items()}
@@ -95,7 +111,7 @@ class Deployment:
         """Each failed run's job and error messages (for assertion messages)."""
         failed = {}
         for run_id in run_ids:
-            run = instance.get_run_by_id(run_id)
+            run = self.run(instance, run_id)
             if run.status != dg.DagsterRunStatus.SUCCESS:
                 errors = [str(e.message)[:500] for e in instance.all_logs(run_id)
                           if e.dagster_event is not None and e.dagster_event.is_failure]
@@ -256,20 +272,16 @@ def test_both_workspaces_run_access_deletion_exports_and_detection_concurrently(
         assert list((deployment.data_root / "detection" / "inventory" / f"workspace={app}").rglob("*.parquet"))
     # the inbox routed each request to its workspace: run config names the connection, results the app
     for request_id, connection, app in (("acc_first", "default", app_a), ("del_second", "second", app_b)):
-        run = instance.get_run_by_id(deployment.run_of(instance, request_id))
-        assert run.run_config["resources"]["intercom"]["config"]["connection"] == connection
+        run = deployment.run(instance, deployment.run_of(instance, request_id))
+        run_config: Any = run.run_config
+        assert run_config["resources"]["intercom"]["config"]["connection"] == connection
         result = deployment.data_root / run.tags["privacy/result"]
         assert app in result.read_text() if result.is_file() else app in (result / "manifest.json").read_text()
     deleted = httpx.get(f"{url_b}/_emulator/stats").json()["by_endpoint"]["DELETE /contacts/{contact_id}"]
     assert deleted.get("200", 0) >= 1
     assert "DELETE /contacts/{contact_id}" not in httpx.get(f"{url_a}/_emulator/stats").json()["by_endpoint"]
     # one budget per workspace in the instance's own database (the instance is on Postgres)
-    import psycopg
-
-    env = deployment.env
-    with psycopg.connect(host=env["DAGSTER_PG_HOST"], port=int(env["DAGSTER_PG_PORT"]), user="postgres",
-                         dbname="dagster") as conn:
-        tables = {row[0] for row in conn.execute("SELECT tablename FROM pg_tables WHERE tablename LIKE 'ratelimit%'")}
+    tables = {row[0] for row in deployment.sql("SELECT tablename FROM pg_tables WHERE tablename LIKE 'ratelimit%'")}
     assert {f"ratelimit___intercom_{app_a.lower()}", f"ratelimit___intercom_{app_b.lower()}"} <= tables
 
 
@@ -304,9 +316,10 @@ def test_a_privacy_run_starts_while_both_workspaces_exports_hold_their_slots(dep
     # Every step of the privacy run started while both exports were still running with their
     # pools' only slots: it never waited for them.
     steps = [e.timestamp for e in instance.all_logs(access, of_type=dg.DagsterEventType.STEP_START)]
-    exports_ended = min(instance.get_run_record_by_id(r).end_time for r in exports)
+    ended = [record.end_time for record in instance.get_run_records(dg.RunsFilter(run_ids=exports))]
     assert steps
-    assert max(steps) < exports_ended
+    assert None not in ended
+    assert max(steps) < min(t for t in ended if t is not None)
 
 
 def _latency(deployment: Deployment, ms: int) -> None:
@@ -348,21 +361,14 @@ def test_two_processes_with_separate_data_roots_share_one_budget(deployment: Dep
         resource = IntercomResource(access_token=sys.argv[1], base_url=sys.argv[2], data_root=sys.argv[3])
         assert dg.materialize([calls], resources={"intercom": resource}, instance=dg.DagsterInstance.get()).success
     """)
-    import psycopg
-
-    env = deployment.env
-    connect = {"host": env["DAGSTER_PG_HOST"], "port": int(env["DAGSTER_PG_PORT"]), "user": "postgres",
-               "dbname": "dagster"}
-    table = f"ratelimit___intercom_{app.lower()}"
-    with psycopg.connect(**connect) as conn:
-        before = conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]  # noqa: S608 (test's own table)
+    count = f'SELECT COUNT(*) FROM "ratelimit___intercom_{app.lower()}"'
+    [(before,)] = deployment.sql(count)
     workers = [subprocess.Popen([sys.executable, "-c", script, TOKEN, base_url, str(tmp_path / f"root{i}")],
-                                env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True) for i in range(2)]
+                                env=deployment.env, cwd=tmp_path, stderr=subprocess.PIPE, text=True) for i in range(2)]
     for worker in workers:
         _, err = worker.communicate(timeout=300)
         assert worker.returncode == 0, err[-3000:]
-    with psycopg.connect(**connect) as conn:
-        after = conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]  # noqa: S608
+    [(after,)] = deployment.sql(count)
     assert after - before == 2 * 40  # every call after GET /me named the workspace, from each process
     for i in range(2):  # neither process kept a budget of its own
         assert not list((tmp_path / f"root{i}").rglob("*.sqlite"))
