@@ -21,8 +21,8 @@ import pytest
 from intercom_pipeline import storage
 from intercom_pipeline.cli import main as cli
 from intercom_pipeline.defs import privacy as privacy_defs
-from intercom_pipeline.defs.common import LocationSettings
 from intercom_pipeline.defs import resources
+from intercom_pipeline.defs.common import LocationSettings
 from intercom_pipeline.emulator.config import DEFAULT_TOKEN
 from intercom_pipeline.privacy import sealed
 from intercom_pipeline.privacy.requests import PrivacyRequest

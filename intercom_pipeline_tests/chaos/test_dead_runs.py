@@ -7,7 +7,6 @@ it is killed. The end-to-end kill of ``access``/``delete`` themselves is in ``te
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
