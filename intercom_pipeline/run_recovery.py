@@ -93,7 +93,8 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     for record in instance.get_run_records(filters=dg.RunsFilter(statuses=RUNNING)):
         run = record.dagster_run
         pid = _run_pid(instance, run)
-        # The process existed when the run started (a queued run starts long after it was created).
+        # A queued run's worker starts when the daemon dequeues it, possibly minutes after the run
+        # was created: judge pid reuse against the run's start (its RUN_START), not its creation.
         since = record.start_time or record.create_timestamp.timestamp()
         if pid is None or not _is_local(instance, run) or _alive(pid, since=since):
             continue

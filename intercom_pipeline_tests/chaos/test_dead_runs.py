@@ -7,7 +7,6 @@ it is killed. The end-to-end kill of ``access``/``delete`` themselves is in ``te
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import dagster as dg
 import pytest
 
 from intercom_pipeline import run_recovery
-from intercom_pipeline.instance import REPO_ROOT
+from intercom_pipeline.instance import project_instance_yaml
 from intercom_pipeline_tests.chaos import victim
 
 TIMEOUT = 120.0
@@ -38,7 +37,7 @@ def wait_for(predicate, what: str, timeout: float = TIMEOUT):
 def home(tmp_path) -> Path:
     folder = tmp_path / "dagster_home"
     folder.mkdir()
-    shutil.copyfile(REPO_ROOT / "dagster.yaml", folder / "dagster.yaml")  # the project's pools
+    (folder / "dagster.yaml").write_bytes(project_instance_yaml())  # the project's pools
     return folder
 
 
