@@ -148,11 +148,14 @@ def child_dagster(base_url: str) -> dict:
     import dagster as dg
 
     from intercom_pipeline.defs import exports as export_defs
+    from intercom_pipeline.defs.common import LocationSettings
     from intercom_pipeline.defs.resources import DataRootResource, IntercomResource
 
-    partitions = export_defs.month_partitions().get_partition_keys()
-    asset = next(a for a in export_defs.ASSETS if dg.AssetKey("contacts") in a.keys)
     root = Path(tempfile.mkdtemp(prefix="export-figures-dagster-"))
+    location = LocationSettings.from_env()  # INTERCOM_PIPELINE_START=2000-01-01 (set by the parent)
+    partitions = export_defs.month_partitions(location.start).get_partition_keys()
+    defs = export_defs.build(location)
+    asset = next(a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition) and dg.AssetKey("contacts") in a.keys)
     resources = {"intercom": IntercomResource(access_token=TOKEN, base_url=base_url, share_budget=False),
                  "data_root": DataRootResource(path=str(root))}
     cpu0 = process_cpu()
@@ -225,7 +228,7 @@ def main() -> None:
     big = measure(20_000, args.repeat, "export")
     huge = [] if args.skip_100k else measure(100_000, args.repeat, "export")
     budget = measure(300, args.repeat, "small", 120, 50, None, "--seconds", str(args.small_seconds))
-    dagster = measure(300, args.repeat, "dagster", LIMIT, 0, {"INTERCOM_EXPORTS_START": "2000-01-01"})
+    dagster = measure(300, args.repeat, "dagster", LIMIT, 0, {"INTERCOM_PIPELINE_START": "2000-01-01"})
     rows_small, rows_big = median(small, "rows"), median(big, "rows")
     net = (median(big, "cpu") - median(small, "cpu")) / (rows_big - rows_small) * 1e6
     print(f"\n| figure | median of {args.repeat} | goal |")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from intercom_pipeline.exports.incremental import DAY, Window
+from intercom_pipeline.intercom import IntercomClient
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -51,7 +52,7 @@ class Probe:
     oldest: int | None
 
 
-def probe(client: Any, resource: str, window: Window) -> Probe:
+def probe(client: IntercomClient, resource: str, window: Window) -> Probe:
     """One call: the window's total (for the completeness check and the slicing) and where its
     records start (so a backfill from 2000 does not cut slices through empty years)."""
     from intercom_pipeline.intercom import q
@@ -77,7 +78,7 @@ def data_span(window: Window, oldest: int | None) -> Window | None:
     return Window(lo, window.end) if window.end > lo else Window(window.start, window.end)
 
 
-def window_records(client: Any, resource: str, window: Window, found: Probe | None = None) -> Iterator[dict]:
+def window_records(client: IntercomClient, resource: str, window: Window, found: Probe | None = None) -> Iterator[dict[str, Any]]:
     """Every record of ``resource`` with ``window.start <= updated_at < window.end``, concurrently.
     ``found``: the window's probe, when the caller made it already."""
     found = found if found is not None else probe(client, resource, window)
@@ -89,7 +90,7 @@ def window_records(client: Any, resource: str, window: Window, found: Probe | No
                                 total=found.total)
 
 
-def fan_out(client: Any, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R]]:
+def fan_out(client: IntercomClient, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R]]:
     """``fn`` over ``items`` within the client's concurrency and rate budget; pairs in input order."""
     items = list(items)
     return zip(items, client.map(fn, items), strict=True)

@@ -10,8 +10,8 @@ byte budget and then written as new part files, so memory stays bounded however 
 exports. Each partition folder is built under a temporary name and renamed into place when the run
 finishes (``storage.atomic_dir``): a reader sees the old partition or the new one, never a mix, and
 a failed run leaves the previous data untouched. Every partition a run covers is replaced, even when
-it has no rows now (an empty folder: "exported, nothing there" differs from "never exported", and a
-day whose records all moved to a later day loses its stale rows).
+it has no rows now (a folder holding only an ``_EMPTY`` marker: "exported, nothing there" differs
+from "never exported", and a day whose records all moved to a later day loses its stale rows).
 
 What does not belong here: converting records (schema.py) or deciding partitions (incremental.py).
 """
@@ -23,6 +23,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -59,10 +60,6 @@ class WriteResult:
     superseded: int = 0  # rows replaced by a newer version of the same id within the run
     carried: int = 0  # rows of rewritten months kept from earlier runs (outside the run's window)
 
-    @property
-    def total_rows(self) -> int:
-        return sum(self.rows.values())
-
 
 class DatasetWriter:
     """Use as a context manager; partitions are published when the ``with`` block ends cleanly."""
@@ -81,6 +78,7 @@ class DatasetWriter:
     ) -> None:
         """``window``: the run's ``[start, end)`` (Unix seconds); required for month-keyed
         datasets, whose rewritten months keep the rows outside it."""
+        self.data_root = data_root
         self.root = stream_root(data_root, stream, workspace_id)
         self.stream, self.partition_key, self.schema = stream, partition_key, schema
         self.private, self.buffer_bytes = private, buffer_bytes
@@ -108,7 +106,8 @@ class DatasetWriter:
         self._stack.__enter__()
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:
         # Months are merged with what is published: no other run may publish them meanwhile.
         with month_files.rewrite_lock(self.root) if self.monthly else contextlib.nullcontext():
             if exc_type is None:
@@ -216,6 +215,11 @@ class DatasetWriter:
         else:
             for value, pairs in self._drops.items():
                 self._apply_drops(value, pairs)
+        for value, folder in self._tmp.items():
+            if self.result.rows.get(value, 0) == 0 and not any(folder.glob("part-*.parquet")):
+                # "exported, nothing there" is said explicitly, not left to an empty folder.
+                storage.write_bytes(folder / "_EMPTY", b"exported; no rows in this partition\n",
+                                    private=self.private)
         self._finished = True
         return self.result
 

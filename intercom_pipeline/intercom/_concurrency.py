@@ -22,14 +22,11 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from . import _pagination as pg
-from ._endpoints import _search_keys
+from ._endpoints import EndpointsMixin, _search_keys
 from ._search import in_window, split_window, window_query
-
-if TYPE_CHECKING:
-    from ._config import ClientConfig
 
 __all__: list[str] = []
 
@@ -44,8 +41,8 @@ MAX_SUFFIX = 2
 QUEUED_PAGES = 4
 
 
-class ConcurrencyMixin:
-    config: ClientConfig
+class ConcurrencyMixin(EndpointsMixin):
+    """Mixed into ``IntercomClient``: the calls that run several requests at once."""
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         """``fn`` over ``items`` on up to ``max_concurrency`` threads; results in input order.
@@ -80,11 +77,11 @@ class ConcurrencyMixin:
         if end is None:
             raise ValueError("search_window needs end= (Unix seconds, exclusive)")
         exact = self.config.version == "Preview"
-        timezone = "UTC" if exact else self.workspace_timezone  # type: ignore[attr-defined]
-        size = self._per_page(per_page)  # type: ignore[attr-defined]
+        timezone = "UTC" if exact else self.workspace_timezone
+        size = self._per_page(per_page)
         wanted = slices or self.search_cursors() + 2
         if total is None:
-            total = self.search_total(resource, window_query(field, start, end, timezone))  # type: ignore[attr-defined]
+            total = self.search_total(resource, window_query(field, start, end, timezone))
         if total == 0:
             return  # the day-aligned superset is empty, so the exact window is too
         planner = _Planner(
@@ -110,7 +107,7 @@ class ConcurrencyMixin:
         first: dict[str, int] = {}
 
         def fetch(**kw: Any) -> Any:
-            page = self.request("POST", f"/{resource}/search", **kw)  # type: ignore[attr-defined]
+            page = self.request("POST", f"/{resource}/search", **kw)
             first.setdefault("total", int(page.get("total_count") or 0))
             return page
 
@@ -144,7 +141,19 @@ class ConcurrencyMixin:
         """Cursors worth walking at once: as many as requests the budget keeps in flight at the
         observed latency (``InFlightLimit``), and no more: the budget is shared fairly between
         threads, so surplus cursors only slow down the longest slice and lengthen the tail."""
-        return max(2, self._inflight.limit)  # type: ignore[attr-defined]
+        return max(2, self._inflight.limit)
+
+    def _useful_concurrency(self) -> int:
+        """Enough cursors to keep the budget busy at the observed latency, and no more: the
+        budget is shared fairly between threads, so surplus threads only slow down the longest
+        slice and lengthen the tail."""
+        cap = self.config.max_concurrency
+        stats, budget = self.stats, self.budget
+        if not stats.calls:
+            return cap
+        latency = stats.request_seconds / stats.calls
+        need = math.ceil(budget.target_per_second * latency * 2) + 1
+        return max(2, min(cap, need))
 
 
 class _Planner:

@@ -16,6 +16,7 @@ from intercom_pipeline import storage
 from intercom_pipeline.cli import main as cli
 from intercom_pipeline.defs import privacy as privacy_defs
 from intercom_pipeline.defs import resources
+from intercom_pipeline.defs.common import LocationSettings
 from intercom_pipeline.emulator.config import DEFAULT_TOKEN
 from intercom_pipeline.instance import project_instance
 from intercom_pipeline.privacy import sealed
@@ -55,7 +56,7 @@ def test_a_subject_only_in_the_second_workspace_is_deleted_there(two_workspaces,
     first, second = two_workspaces
     subject = only_in_second(first, second)
     workspace = second.app_id if named == "app_id" else "second"
-    code = cli.main(["delete", "--email", subject["email"], "--workspace", workspace, "--request-id", "two_ws"])
+    code = cli.main(["delete", "--in-process", "--email", subject["email"], "--workspace", workspace, "--request-id", "two_ws"])
     assert code == 0, capsys.readouterr()
     assert second.backend.contacts.is_deleted(subject["contact_id"])
     assert first.calls("DELETE") == 0
@@ -68,7 +69,7 @@ def test_a_subject_only_in_the_second_workspace_is_deleted_there(two_workspaces,
 
 def test_with_two_workspaces_a_request_naming_none_is_refused(two_workspaces, data_root, capsys):
     first, second = two_workspaces
-    assert cli.main(["delete", "--email", "a@example.com"]) == 2
+    assert cli.main(["delete", "--in-process", "--email", "a@example.com"]) == 2
     err = capsys.readouterr().err
     assert "several Intercom workspaces are configured (default, second)" in err
     assert "workspace" in err
@@ -76,8 +77,14 @@ def test_with_two_workspaces_a_request_naming_none_is_refused(two_workspaces, da
 
 
 def test_a_workspace_that_is_not_configured_is_refused(two_workspaces, data_root, capsys):
-    assert cli.main(["access", "--email", "a@example.com", "--workspace", "nosuchapp"]) == 2
+    assert cli.main(["access", "--in-process", "--email", "a@example.com", "--workspace", "nosuchapp"]) == 2
     assert "'nosuchapp' is neither the name nor the app id of a configured connection" in capsys.readouterr().err
+
+
+def _default_location(data_root) -> dg.Definitions:
+    """The default connection's resources and privacy definitions (``build(location)`` factories)."""
+    location = LocationSettings(data_root=data_root)
+    return dg.Definitions.merge(resources.build(location), privacy_defs.build(location))
 
 
 def test_one_inbox_serves_every_workspace_whichever_location_senses(two_workspaces, data_root):
@@ -89,9 +96,10 @@ def test_one_inbox_serves_every_workspace_whichever_location_senses(two_workspac
     path.write_text(f'{{"request_id": "via_inbox", "type": "deletion", "email": "{subject["email"]}", '
                     f'"workspace": "{second.app_id}"}}')
     os.utime(path, (time.time() - 60, time.time() - 60))
-    defs = dg.Definitions.merge(resources.defs, privacy_defs.defs)  # the default location
+    defs = _default_location(data_root)
     with project_instance() as instance:
-        result = privacy_defs.privacy_inbox_sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
+        sensor = defs.get_sensor_def("privacy_inbox_sensor")
+        result = sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
         [request] = result.run_requests
         assert request.run_config["resources"]["intercom"]["config"] == {"connection": "second", "fake": False}
         run = defs.resolve_job_def(request.job_name).execute_in_process(
@@ -108,7 +116,7 @@ def test_a_run_on_another_connection_than_routed_is_refused(two_workspaces, data
                                                  "request_id": "moved", "workspace": "second"})
     sealed.seal(data_root, request, "second", fake=False)
     config = privacy_defs.run_config_for("moved", "deletion", "launchpad", connection="default")
-    defs = dg.Definitions.merge(resources.defs, privacy_defs.defs)
+    defs = _default_location(data_root)
     with dg.instance_for_test() as instance:
         run = defs.resolve_job_def("deletion_job").execute_in_process(run_config=config, instance=instance,
                                                                       raise_on_error=False)
@@ -131,7 +139,7 @@ def test_after_connect_delete_and_dagster_jobs_use_the_stored_token(data_root, m
         assert cli.main(["connect", "--client-id", "emulator-client", "--client-secret", "emulator-secret",
                          "--timeout", "20"]) == 0
         assert resources.IntercomResource().workspace_id() == emulator.app_id  # Dagster's resource finds it
-        assert cli.main(["delete", "--email", shared["email"], "--request-id", "after_connect"]) == 0
+        assert cli.main(["delete", "--in-process", "--email", shared["email"], "--request-id", "after_connect"]) == 0
     capsys.readouterr()
     assert emulator.backend.contacts.is_deleted(shared["user_id"])  # the configured workspace, not a fake
     receipt = storage.read_json(data_root / "privacy" / "deletion" / "after_connect" / "receipt.json")
