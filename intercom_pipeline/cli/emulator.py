@@ -100,8 +100,14 @@ def run(args: argparse.Namespace) -> int:
     sock = bind(args.host, args.port)
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"Fake Intercom: workspace {emulator.app_id}, {config.contacts} contacts, seed {config.seed} "
-          f"(generated in {time.perf_counter() - started:.1f}s)")
-    print(f"Base URL: http://{host}:{sock.getsockname()[1]}   (Ctrl-C to stop)")
+          f"(generated in {time.perf_counter() - started:.1f}s)", flush=True)
+    # Scripts start their client on the "Base URL:" line: print it only once the server answers.
+    serve_forever(emulator.app, sock, on_ready=lambda: _print_ready(args, config, f"http://{host}:{sock.getsockname()[1]}"))
+    return 0
+
+
+def _print_ready(args: argparse.Namespace, config: EmulatorConfig, base_url: str) -> None:
+    print(f"Base URL: {base_url}   (Ctrl-C to stop)")
     for token, scopes in config.token_scopes().items():
         label = "all scopes" if scopes == ALL_SCOPES else ", ".join(sorted(scopes))
         print(f"Token {token!r}: {label}")
@@ -110,5 +116,3 @@ def run(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print("Warning: /_emulator/ admin endpoints need no token; anyone who can reach this host can use them.")
     sys.stdout.flush()
-    serve_forever(emulator.app, sock)
-    return 0

@@ -55,7 +55,9 @@ def tick_inbox(root: Path) -> None:
     defs = dg.Definitions.merge(resources.defs, privacy_defs.defs)
     with project_instance() as instance:
         result = privacy_defs.privacy_inbox_sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
+        assert isinstance(result, dg.SensorResult)
         for request in result.run_requests or []:
+            assert request.job_name is not None
             run = defs.resolve_job_def(request.job_name).execute_in_process(
                 run_config=request.run_config, instance=instance, tags=request.tags, raise_on_error=False)
             assert run.success
