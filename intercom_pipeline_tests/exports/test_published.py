@@ -9,7 +9,6 @@ import shutil
 import dagster as dg
 import pytest
 
-from intercom_pipeline.defs import exports as export_defs
 from intercom_pipeline.defs.resources import DataRootResource
 from intercom_pipeline.exports import events, published, runs, warehouse
 from intercom_pipeline.exports.streams import warehouse_modes
@@ -56,10 +55,11 @@ def test_an_incremental_day_asks_only_the_contacts_active_that_day(emulator, cli
     now = emulator.clock()
     start = day_start(now) - 3 * DAY
     outcome = events.export_events(client, data_root, start, start + DAY, now)
-    active = {c["id"] for c in emulator.backend.contacts.coll.records
-              if max(c.get("last_seen_at") or 0, c["updated_at"]) >= start}
-    assert outcome.metadata["active_contacts"] <= len(active)
-    assert outcome.metadata["active_contacts"] < len(emulator.backend.contacts.coll.records) / 2
+    visible = _fake.contacts(emulator)
+    active = {c["id"] for c in visible if max(c.get("last_seen_at") or 0, c["updated_at"]) >= start}
+    assert outcome.metadata["active_contacts"] == len(active)
+    assert len(active) < len(visible)  # not a walk of everyone
+    assert emulator.calls("GET", "/events") == len(active)
     assert exported_events(data_root, emulator.app_id) == fake_events(emulator, start, start + DAY)
 
 
@@ -123,7 +123,10 @@ def test_warehouse_works_after_the_data_root_moves(emulator, client, data_root, 
 def test_published_checks_run_alone_in_dagster(emulator, client, data_root):
     _load(emulator, client, data_root)
     resources = {"intercom": ClientOnFake(client), "data_root": DataRootResource(path=str(data_root))}
-    result = dg.materialize([*export_defs.ASSETS, *export_defs.PUBLISHED_CHECKS], selection=dg.AssetSelection.checks(*export_defs.PUBLISHED_CHECKS),
+    from intercom_pipeline_tests.exports.test_defs_exports import DEFS
+
+    checks = list(DEFS.asset_checks or [])
+    result = dg.materialize([*(DEFS.assets or []), *checks], selection=dg.AssetSelection.checks(*checks),
                             resources=resources)
     evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert evaluations["contacts_published"] is True
