@@ -10,6 +10,7 @@ import dagster as dg
 import pytest
 
 from intercom_pipeline.defs import exports as export_defs
+from intercom_pipeline.defs.common import LocationSettings
 from intercom_pipeline.defs.resources import DataRootResource
 from intercom_pipeline.exports import events, published, runs, warehouse
 from intercom_pipeline.exports.streams import warehouse_modes
@@ -123,8 +124,10 @@ def test_warehouse_works_after_the_data_root_moves(emulator, client, data_root, 
 def test_published_checks_run_alone_in_dagster(emulator, client, data_root):
     _load(emulator, client, data_root)
     resources = {"intercom": ClientOnFake(client), "data_root": DataRootResource(path=str(data_root))}
-    result = dg.materialize([*export_defs.ASSETS, *export_defs.PUBLISHED_CHECKS], selection=dg.AssetSelection.checks(*export_defs.PUBLISHED_CHECKS),
-                            resources=resources)
+    defs = export_defs.build(LocationSettings(data_root=data_root))
+    checks = list(defs.asset_checks or [])
+    assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
+    result = dg.materialize([*assets, *checks], selection=dg.AssetSelection.checks(*checks), resources=resources)
     evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert evaluations["contacts_published"] is True
     assert evaluations["companies_published"] is True

@@ -16,6 +16,7 @@ from intercom_pipeline import storage
 from intercom_pipeline.cli import main as cli
 from intercom_pipeline.defs import privacy as privacy_defs
 from intercom_pipeline.defs import resources
+from intercom_pipeline.defs.common import LocationSettings
 from intercom_pipeline.emulator.config import DEFAULT_TOKEN
 from intercom_pipeline.instance import project_instance
 from intercom_pipeline.privacy import sealed
@@ -89,9 +90,10 @@ def test_one_inbox_serves_every_workspace_whichever_location_senses(two_workspac
     path.write_text(f'{{"request_id": "via_inbox", "type": "deletion", "email": "{subject["email"]}", '
                     f'"workspace": "{second.app_id}"}}')
     os.utime(path, (time.time() - 60, time.time() - 60))
-    defs = dg.Definitions.merge(resources.defs, privacy_defs.defs)  # the default location
+    location = LocationSettings.from_env()  # the default location
+    defs = dg.Definitions.merge(resources.build(location), privacy_defs.build(location))
     with project_instance() as instance:
-        result = privacy_defs.privacy_inbox_sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
+        result = privacy_defs.inbox_sensor()(dg.build_sensor_context(instance=instance, resources=defs.resources))
         [request] = result.run_requests
         assert request.run_config["resources"]["intercom"]["config"] == {"connection": "second", "fake": False}
         run = defs.resolve_job_def(request.job_name).execute_in_process(
@@ -108,7 +110,8 @@ def test_a_run_on_another_connection_than_routed_is_refused(two_workspaces, data
                                                  "request_id": "moved", "workspace": "second"})
     sealed.seal(data_root, request, "second", fake=False)
     config = privacy_defs.run_config_for("moved", "deletion", "launchpad", connection="default")
-    defs = dg.Definitions.merge(resources.defs, privacy_defs.defs)
+    location = LocationSettings.from_env()
+    defs = dg.Definitions.merge(resources.build(location), privacy_defs.build(location))
     with dg.instance_for_test() as instance:
         run = defs.resolve_job_def("deletion_job").execute_in_process(run_config=config, instance=instance,
                                                                       raise_on_error=False)
