@@ -155,7 +155,7 @@ def _is_local(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
 
 
 def _alive(pid: int, since: float) -> bool:
-    """Is ``pid`` a live process that existed when the run was created (not a reused pid)?"""
+    """Is ``pid`` a live process that already existed at ``since`` (not a later one reusing the pid)?"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

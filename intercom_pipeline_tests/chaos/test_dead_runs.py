@@ -141,3 +141,19 @@ def test_every_sensor_tick_fails_dead_runs_before_it_starts_work(home, instance,
     evaluate(dg.build_sensor_context(instance=instance, resources={"data_root": DataRootResource(path=str(tmp_path))}))
     assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
     assert holders(instance) == set()
+
+
+def test_a_queued_run_whose_worker_started_long_after_it_was_created_is_alive(instance, tmp_path):
+    """A queued run is created at submission and its worker starts when the daemon dequeues it."""
+    run = instance.create_run_for_job(victim.victim_job)  # queued now ...
+    time.sleep(6)  # ... dequeued later: the worker process is younger than the run (not a timing assertion)
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        instance.report_dagster_event(dg.DagsterEvent(
+            event_type_value=dg.DagsterEventType.RUN_START.value, job_name=run.job_name, pid=worker.pid), run.run_id)
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED
+        assert run_recovery.reap_dead_runs(instance) == []
+    finally:
+        worker.kill()
+        worker.wait(timeout=TIMEOUT)
+    assert run_recovery.reap_dead_runs(instance) == [run.run_id]
