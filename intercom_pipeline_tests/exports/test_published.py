@@ -9,6 +9,8 @@ import shutil
 import dagster as dg
 import pytest
 
+from intercom_pipeline.defs import exports as export_defs
+from intercom_pipeline.defs.common import LocationSettings
 from intercom_pipeline.defs.resources import DataRootResource
 from intercom_pipeline.exports import events, published, runs, warehouse
 from intercom_pipeline.exports.streams import warehouse_modes
@@ -123,11 +125,10 @@ def test_warehouse_works_after_the_data_root_moves(emulator, client, data_root, 
 def test_published_checks_run_alone_in_dagster(emulator, client, data_root):
     _load(emulator, client, data_root)
     resources = {"intercom": ClientOnFake(client), "data_root": DataRootResource(path=str(data_root))}
-    from intercom_pipeline_tests.exports.test_defs_exports import DEFS
-
-    checks = list(DEFS.asset_checks or [])
-    result = dg.materialize([*(DEFS.assets or []), *checks], selection=dg.AssetSelection.checks(*checks),
-                            resources=resources)
+    defs = export_defs.build(LocationSettings(data_root=data_root))
+    checks = list(defs.asset_checks or [])
+    assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
+    result = dg.materialize([*assets, *checks], selection=dg.AssetSelection.checks(*checks), resources=resources)
     evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert evaluations["contacts_published"] is True
     assert evaluations["companies_published"] is True
