@@ -13,9 +13,9 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from intercom_pipeline.cli import demo, emulator, intercom, privacy, ui
+from intercom_pipeline.cli import demo, emulator, intercom, privacy, ui, webhooks
 
-COMMAND_MODULES = (emulator, intercom, privacy, demo, ui)
+COMMAND_MODULES = (emulator, intercom, privacy, demo, ui, webhooks)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,119 @@
+"""Erase contacts that disappeared from Intercom without this project (deleted, archived or merged
+by an agent in Intercom's UI, by another tool, or by Intercom's support), with a receipt.
+
+``erase_upstream`` is the one entry point, used by the webhook sensor's runs and by the daily
+reconciliation. It runs every eraser of ``erasure_registry`` for the workspace (exports, discovery
+samples, access packages), so a dataset that joins the registry is covered here too. Guarantees:
+
+* idempotent: the erasure id is derived from what triggered it (notification ids, or the
+  reconciliation's run), and a finished erasure with the same id is never applied again;
+* recorded: the audit log gets ``upstream_deletion_received`` → ``local_copies_erased`` →
+  ``receipt_written`` under the erasure id, with contact ids and notification ids only;
+* a receipt in ``privacy/upstream/<erasure id>/receipt.json`` (0600) names the workspace app id and
+  the API host, every contact with the reason (topic) and the files rewritten.
+
+Merges: Intercom merges a lead into a user and deletes the lead (``contact.merged``; the merged-away
+id answers 404 in 2.11). The lead's local rows are removed like a deletion, and ``merges.json``
+records lead → user so a deletion request naming the lead's id finds the surviving contact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from intercom_pipeline import erasure_registry, storage
+from intercom_pipeline.privacy import audit
+from intercom_pipeline.privacy.ledger import now_iso
+
+
+@dataclass(frozen=True)
+class Gone:
+    """One contact gone upstream: why (a topic, or ``reconciliation``) and what told us."""
+
+    contact_id: str
+    reason: str
+    notification_id: str | None = None
+    merged_into: str | None = None
+
+
+def upstream_dir(data_root: Path, erasure_id: str) -> Path:
+    storage.ensure_dir(data_root / "privacy", private=True)
+    storage.ensure_dir(data_root / "privacy" / "upstream", private=True)
+    return storage.ensure_dir(data_root / "privacy" / "upstream" / erasure_id, private=True)
+
+
+def erasure_id(trigger: Iterable[str]) -> str:
+    """A stable id for what triggered an erasure (the same notifications give the same id)."""
+    return "up_" + hashlib.sha256("\n".join(sorted(trigger)).encode()).hexdigest()[:20]
+
+
+def erase_upstream(data_root: Path, workspace_id: str, api_host: str, gone: list[Gone],
+                   trigger: Iterable[str], source: str) -> Path:
+    """Remove every ``gone`` contact from every local dataset of the workspace; returns the receipt."""
+    eid = erasure_id(trigger)
+    folder = upstream_dir(data_root, eid)
+    receipt_path = folder / "receipt.json"
+    if receipt_path.exists():
+        return receipt_path  # already applied: never twice
+    ids = frozenset(g.contact_id for g in gone)
+    notifications = sorted({g.notification_id for g in gone if g.notification_id})
+    audit.append(data_root, "upstream_deletion_received", eid, workspace_id=workspace_id, api_host=api_host,
+                 source=source, contact_ids=sorted(ids), notification_ids=notifications)
+    record_merges(data_root, workspace_id, gone)
+    files: dict[str, list[str]] = {}
+    for target in erasure_registry.targets():
+        changed = target.erase(data_root, workspace_id, ids) if ids else []
+        files[target.name] = [_relative(p, data_root) for p in changed]
+    audit.append(data_root, "local_copies_erased", eid, contacts=len(ids),
+                 files={name: len(paths) for name, paths in files.items()})
+    receipt = {
+        "erasure_id": eid, "kind": "upstream_deletion", "source": source,
+        "workspace_id": workspace_id, "api_host": api_host, "completed_at": now_iso(),
+        "contacts": [{"id": g.contact_id, "reason": g.reason, "notification_id": g.notification_id,
+                      "merged_into": g.merged_into} for g in sorted(gone, key=lambda g: g.contact_id)],
+        "counts": {"contacts": len(ids), "local_files_rewritten": sum(len(v) for v in files.values())},
+        "local_erasure": files,
+        "notes": ["These contacts were deleted, archived or merged in Intercom outside this project; "
+                  "nothing was sent to Intercom. Only local copies were erased."],
+    }
+    storage.write_json(receipt_path, receipt, private=True)
+    audit.append(data_root, "receipt_written", eid, receipt=_relative(receipt_path, data_root),
+                 workspace_id=workspace_id, api_host=api_host, **receipt["counts"])
+    return receipt_path
+
+
+# -- merges ------------------------------------------------------------------------------------
+def merges_path(data_root: Path, workspace_id: str) -> Path:
+    return data_root / "privacy" / "merges" / f"workspace={workspace_id}.json"
+
+
+def record_merges(data_root: Path, workspace_id: str, gone: list[Gone]) -> None:
+    merged = {g.contact_id: g.merged_into for g in gone if g.merged_into}
+    if not merged:
+        return
+    path = merges_path(data_root, workspace_id)
+    storage.ensure_dir(path.parent, private=True)
+    known: dict[str, str] = storage.read_json(path) if path.exists() else {}
+    storage.write_json(path, {**known, **merged}, private=True)
+
+
+def surviving_contact(data_root: Path, workspace_id: str, contact_id: str) -> str:
+    """The contact that ``contact_id`` was merged into (following chains), or itself."""
+    path = merges_path(data_root, workspace_id)
+    known: dict[str, Any] = storage.read_json(path) if path.exists() else {}
+    seen = {contact_id}
+    while contact_id in known and known[contact_id] not in seen:
+        contact_id = str(known[contact_id])
+        seen.add(contact_id)
+    return contact_id
+
+
+def _relative(path: Path, data_root: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(data_root.resolve()))
+    except ValueError:
+        return str(path)
