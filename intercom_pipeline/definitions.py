@@ -19,7 +19,7 @@ from types import ModuleType
 import dagster as dg
 
 from intercom_pipeline import settings
-from intercom_pipeline.defs import detection, discovery, exports, privacy, resources
+from intercom_pipeline.defs import detection, discovery, exports, privacy, resources, webhooks
 
 defs = dg.Definitions.merge(
     resources.defs,
@@ -27,6 +27,7 @@ defs = dg.Definitions.merge(
     detection.defs,
     discovery.defs,
     exports.defs,
+    webhooks.defs,
 )
 
 # Modules whose module-level asset definitions carry the key prefix (settings.asset_key_prefix()).
@@ -68,7 +69,9 @@ def definitions_for(connection: str) -> dg.Definitions:
                 else:
                     os.environ[settings.CONNECTION_ENV] = previous
             _BY_CONNECTION[connection] = dg.Definitions.merge(
-                resources.resources_for(connection), privacy.defs, *(c.defs for c in copies))
+                resources.resources_for(connection), privacy.defs,
+                webhooks.build_defs(copies[_KEYED_MODULES.index("detection")].detection_job),
+                *(c.defs for c in copies))
         return _BY_CONNECTION[connection]
 
 

@@ -153,6 +153,14 @@ class WebhookApp:
         if self._thread is not None:
             self._thread.join(timeout=self.timeout + 5)
 
+    def fast_forward(self) -> None:
+        """Make every scheduled retry due now (what waiting Intercom's minute would do), for tests."""
+        with self._cond:
+            now = time.monotonic()
+            self._heap = [(min(due, now), seq, d) for due, seq, d in self._heap]
+            heapq.heapify(self._heap)
+            self._cond.notify_all()
+
     def drain(self, timeout: float = 30.0) -> bool:
         """Wait until nothing is queued, held back or in flight (retries included)."""
         deadline = time.monotonic() + timeout

@@ -94,6 +94,9 @@ def _int(value: Any, field: str) -> int:
 class Queue:
     data_root: Path
 
+    def _path(self, state: str, app_id: str) -> Path:
+        return root(self.data_root) / state / f"workspace={safe(app_id, 'app_id')}"
+
     def _dir(self, state: str, app_id: str) -> Path:
         base = storage.ensure_dir(root(self.data_root), private=True)
         storage.ensure_dir(base / state, private=True)
@@ -114,7 +117,7 @@ class Queue:
         """Store ``record`` durably; ``queued`` (or ``parked``), or ``duplicate`` if already seen."""
         app_id, name = record["app_id"], f"{record['id']}.json"
         with self._locked():
-            if any((self._dir(s, app_id) / name).exists() for s in ("queue", "done", "parked")):
+            if any((self._path(s, app_id) / name).exists() for s in ("queue", "done", "parked")):
                 return "duplicate"
             folder = self._dir(state, app_id)
             storage.write_json(folder / name, record, private=True)
@@ -137,14 +140,11 @@ class Queue:
     def mark_done(self, records: list[dict[str, Any]]) -> None:
         """Move records from ``queue/`` to ``done/`` (a rename each; idempotent)."""
         for record in records:
-            source = self._dir("queue", record["app_id"]) / f"{record['id']}.json"
+            source = self._path("queue", record["app_id"]) / f"{record['id']}.json"
             target = self._dir("done", record["app_id"]) / source.name
             if source.exists():
                 os.replace(source, target)
                 storage.fsync_dir(target.parent)
-
-    def done_ids(self, app_id: str) -> set[str]:
-        return {p.stem for p in self._dir("done", app_id).glob("*.json")}
 
     def count(self, state: str) -> int:
         base = root(self.data_root) / state
