@@ -115,11 +115,13 @@ class WebhookApp:
             "delivery_status": "pending", "delivery_attempts": 0, "delivered_at": 0,
             "first_sent_at": None, "created_at": now,
         }
+        wanted = [sub for sub in self.subscriptions if sub.wants(topic)]
+        if not wanted:
+            return
         with self._cond:
             self.stats.notifications += 1
-            for sub in self.subscriptions:
-                if sub.wants(topic):
-                    self._plan(_Delivery(sub, notification))
+            for sub in wanted:
+                self._plan(_Delivery(sub, notification))
             self._cond.notify_all()
 
     def _plan(self, delivery: _Delivery) -> None:
