@@ -95,10 +95,12 @@ def requests_for(pending: list[dict[str, Any]]) -> list[dg.RunRequest]:
     """The runs a batch of queued notifications asks for (one erasure and one detection per workspace)."""
     by_app: dict[tuple[str, topics.Action], list[dict[str, Any]]] = defaultdict(list)
     for record in pending:
-        by_app[(record["app_id"], topics.action(record["topic"]))].append(record)
+        action = topics.action(record["topic"])
+        # A merge removes the lead like a deletion does: one erasure run takes both.
+        by_app[(record["app_id"], topics.Action.ERASE if action is topics.Action.MERGE else action)].append(record)
     runs: list[dg.RunRequest] = []
     for (app_id, action), records in sorted(by_app.items()):
-        if action in (topics.Action.ERASE, topics.Action.MERGE):
+        if action is topics.Action.ERASE:
             runs.append(_erasure_request(app_id, records))
         elif action is topics.Action.DETECT:
             request = _detection_request(app_id, records)
