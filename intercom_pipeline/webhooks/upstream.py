@@ -14,7 +14,8 @@ samples, access packages), so a dataset that joins the registry is covered here 
 
 Merges: Intercom merges a lead into a user and deletes the lead (``contact.merged``; the merged-away
 id answers 404 in 2.11). The lead's local rows are removed like a deletion, and ``merges.json``
-records lead → user so a deletion request naming the lead's id finds the surviving contact.
+records lead → user (``privacy/merges.py``) so a deletion request naming the lead's id finds the
+surviving contact.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from intercom_pipeline import erasure_registry, storage
 from intercom_pipeline.privacy import audit
+from intercom_pipeline.privacy.merges import record_merges
 from intercom_pipeline.privacy.ledger import now_iso
 
 
@@ -63,7 +64,7 @@ def erase_upstream(data_root: Path, workspace_id: str, api_host: str, gone: list
     notifications = sorted({g.notification_id for g in gone if g.notification_id})
     audit.append(data_root, "upstream_deletion_received", eid, workspace_id=workspace_id, api_host=api_host,
                  source=source, contact_ids=sorted(ids), notification_ids=notifications)
-    record_merges(data_root, workspace_id, gone)
+    record_merges(data_root, workspace_id, {g.contact_id: g.merged_into for g in gone if g.merged_into})
     files: dict[str, list[str]] = {}
     for target in erasure_registry.targets():
         changed = target.erase(data_root, workspace_id, ids) if ids else []
@@ -84,32 +85,6 @@ def erase_upstream(data_root: Path, workspace_id: str, api_host: str, gone: list
     audit.append(data_root, "receipt_written", eid, receipt=_relative(receipt_path, data_root),
                  workspace_id=workspace_id, api_host=api_host, **receipt["counts"])
     return receipt_path
-
-
-# -- merges ------------------------------------------------------------------------------------
-def merges_path(data_root: Path, workspace_id: str) -> Path:
-    return data_root / "privacy" / "merges" / f"workspace={workspace_id}.json"
-
-
-def record_merges(data_root: Path, workspace_id: str, gone: list[Gone]) -> None:
-    merged = {g.contact_id: g.merged_into for g in gone if g.merged_into}
-    if not merged:
-        return
-    path = merges_path(data_root, workspace_id)
-    storage.ensure_dir(path.parent, private=True)
-    known: dict[str, str] = storage.read_json(path) if path.exists() else {}
-    storage.write_json(path, {**known, **merged}, private=True)
-
-
-def surviving_contact(data_root: Path, workspace_id: str, contact_id: str) -> str:
-    """The contact that ``contact_id`` was merged into (following chains), or itself."""
-    path = merges_path(data_root, workspace_id)
-    known: dict[str, Any] = storage.read_json(path) if path.exists() else {}
-    seen = {contact_id}
-    while contact_id in known and known[contact_id] not in seen:
-        contact_id = str(known[contact_id])
-        seen.add(contact_id)
-    return contact_id
 
 
 def _relative(path: Path, data_root: Path) -> str:

@@ -128,7 +128,7 @@ def test_duplicates_and_a_second_tick_never_erase_twice(hooked, client, instance
 
 
 def test_archived_and_merged_contacts_are_erased_and_a_merge_is_remembered(hooked, client, instance):
-    from intercom_pipeline.webhooks.upstream import surviving_contact
+    from intercom_pipeline.privacy.merges import surviving_contact
 
     emulator, data_root = hooked.emulator, hooked.data_root
     records = emulator.backend.contacts.coll.records
@@ -184,3 +184,24 @@ def test_reconciliation_refuses_to_go_over_its_call_budget(emulator, client, dat
     with pytest.raises(reconcile.OverBudget, match="max_calls"):
         reconcile.reconcile(client, data_root, "intercom.test", "run1", max_calls=3, now=emulator.clock())
     assert emulator.calls() - before == 1  # only the count
+
+
+def test_a_deletion_request_naming_a_merged_lead_acts_on_the_surviving_contact(hooked, client, instance):
+    from intercom_pipeline.privacy.deletion import run_deletion
+    from intercom_pipeline.privacy.requests import PrivacyRequest
+
+    emulator, data_root = hooked.emulator, hooked.data_root
+    records = emulator.backend.contacts.coll.records
+    lead = next(c for c in records if c.get("role") == "lead")
+    user = next(c for c in records if c.get("role") == "user" and c.get("email"))
+    client.request("POST", "/contacts/merge", json={"from": lead["id"], "into": user["id"]})
+    assert hooked.app.drain()
+    run = next(r for r in tick(instance, client, data_root) if r.job_name == "upstream_erasure_job")
+    assert launch(run, client, data_root, instance).success
+    # The requester names the lead by its old id, which Intercom no longer answers for.
+    request = PrivacyRequest.from_dict({"type": "deletion", "request_id": "del_merged", "email": user["email"],
+                                        "options": {"contact_ids": [lead["id"]]}})
+    receipt = storage.read_json(run_deletion(client, request, data_root, sleep=lambda s: None))
+    assert [c["id"] for c in receipt["contacts"]] == [user["id"]]
+    assert receipt["contacts"][0]["result"] == "deleted"
+    assert emulator.backend.contacts.is_deleted(user["id"])
