@@ -22,8 +22,10 @@ test: $(STAMP)
 ui: $(STAMP)
 	$(BIN)/intercom-pipeline ui
 
+# ruff (style, imports, common bugs) then mypy (types; what it checks is set in pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check intercom_pipeline intercom_pipeline_tests bench
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) data/dagster_home
