@@ -18,12 +18,11 @@ notification ids and counts only. ``reconciliation_job`` runs daily (``reconcili
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import dagster as dg
 from pydantic import Field
 
-from intercom_pipeline import settings
+from intercom_pipeline import connections, settings
 from intercom_pipeline.defs import detection
 from intercom_pipeline.defs.detection import DETECTION_PARTITIONS
 from intercom_pipeline.defs.resources import DataRootResource, IntercomResource
@@ -43,7 +42,7 @@ class UpstreamErasureConfig(dg.Config):
 
 def api_host(intercom: IntercomResource) -> str:
     """The API host the workspace is served from (recorded in receipts); no call is made."""
-    return urlparse(intercom.client().config.api_url).netloc
+    return connections.api_host(intercom.client().config.api_url)
 
 
 @dg.op(description="Erase upstream-deleted contacts from every local dataset; write the receipt.")

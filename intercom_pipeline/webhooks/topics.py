@@ -10,10 +10,10 @@ absorbed lead's ``{"type": "contact", "id": …}``).
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     ERASE = "erase"  # the contact is gone from Intercom's API: remove it from every local copy
     MERGE = "merge"  # the lead (merged_from) is gone; the surviving user changed
     DETECT = "detect"  # an object changed: refresh detection for it

@@ -27,8 +27,8 @@ from pathlib import Path
 
 from intercom_pipeline import erasure_registry, storage
 from intercom_pipeline.privacy import audit
-from intercom_pipeline.privacy.merges import record_merges
 from intercom_pipeline.privacy.ledger import now_iso
+from intercom_pipeline.privacy.merges import record_merges
 
 
 @dataclass(frozen=True)
@@ -71,19 +71,20 @@ def erase_upstream(data_root: Path, workspace_id: str, api_host: str, gone: list
         files[target.name] = [_relative(p, data_root) for p in changed]
     audit.append(data_root, "local_copies_erased", eid, contacts=len(ids),
                  files={name: len(paths) for name, paths in files.items()})
+    counts = {"contacts": len(ids), "local_files_rewritten": sum(len(v) for v in files.values())}
     receipt = {
         "erasure_id": eid, "kind": "upstream_deletion", "source": source,
         "workspace_id": workspace_id, "api_host": api_host, "completed_at": now_iso(),
         "contacts": [{"id": g.contact_id, "reason": g.reason, "notification_id": g.notification_id,
                       "merged_into": g.merged_into} for g in sorted(gone, key=lambda g: g.contact_id)],
-        "counts": {"contacts": len(ids), "local_files_rewritten": sum(len(v) for v in files.values())},
+        "counts": counts,
         "local_erasure": files,
         "notes": ["These contacts were deleted, archived or merged in Intercom outside this project; "
                   "nothing was sent to Intercom. Only local copies were erased."],
     }
     storage.write_json(receipt_path, receipt, private=True)
     audit.append(data_root, "receipt_written", eid, receipt=_relative(receipt_path, data_root),
-                 workspace_id=workspace_id, api_host=api_host, **receipt["counts"])
+                 workspace_id=workspace_id, api_host=api_host, **counts)
     return receipt_path
 
 

@@ -9,8 +9,8 @@ from starlette.responses import Response
 
 from intercom_pipeline.emulator.pagination import parse_page, parse_per_page
 from intercom_pipeline.emulator.routes._common import (
-    json_bytes,
     json_body,
+    json_bytes,
     json_obj,
     page_url,
     required,
