@@ -51,6 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version-default", default="2.11", choices=sorted(KNOWN_VERSIONS),
                         help="API version when a call sends no Intercom-Version header (default 2.11)")
     parser.add_argument("--timezone", default="UTC", help="workspace time zone for day-granular search (default UTC)")
+    parser.add_argument("--webhook-url", action="append", default=[], metavar="URL",
+                        help="send signed webhook notifications of every change to URL (repeatable)")
+    parser.add_argument("--webhook-secret-file", type=Path, default=None, metavar="FILE",
+                        help="the app's client secret that signs the webhooks (a 0600 file; required with --webhook-url)")
 
 
 def _token_scopes(value: str) -> tuple[str, list[str]]:
@@ -109,6 +113,27 @@ def run(args: argparse.Namespace) -> int:
           f"admin endpoints under /_emulator/ (stats, reset, faults, revoke, clock)")
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print("Warning: /_emulator/ admin endpoints need no token; anyone who can reach this host can use them.")
+    webhooks = _webhooks(args, emulator)
     sys.stdout.flush()
-    serve_forever(emulator.app, sock)
+    try:
+        serve_forever(emulator.app, sock)
+    finally:
+        if webhooks is not None:
+            webhooks.stop()
     return 0
+
+
+def _webhooks(args: argparse.Namespace, emulator: object) -> object | None:
+    """Signed notifications to each ``--webhook-url`` (retried like Intercom: once, after 1 minute)."""
+    if not args.webhook_url:
+        return None
+    from intercom_pipeline.emulator.webhooks import Subscription, WebhookApp
+    from intercom_pipeline.webhooks.receiver import read_secrets
+
+    if args.webhook_secret_file is None:
+        raise SystemExit("intercom-pipeline emulator: --webhook-url needs --webhook-secret-file (the signing secret)")
+    secrets = read_secrets({"INTERCOM_CLIENT_SECRET_FILE": str(args.webhook_secret_file)})
+    app = WebhookApp(secrets[0], [Subscription(url) for url in args.webhook_url])
+    app.install(emulator)
+    print(f"Webhooks: every change is sent, signed, to {len(args.webhook_url)} endpoint(s)")
+    return app.start()

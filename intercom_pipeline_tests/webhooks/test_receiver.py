@@ -143,3 +143,35 @@ def test_a_failing_endpoint_gets_one_retry_then_the_delivery_fails(emulator, dat
     app.stop()
     assert app.stats.attempts == 2  # "retried only once"
     assert app.stats.failed == 1
+
+
+def test_a_late_copy_of_an_acted_on_notification_is_still_a_duplicate(data_root):
+    from intercom_pipeline.webhooks.queue import Queue
+
+    body = notification(nid="notif_late")
+    with serve_in_thread(build_app(receiver_config(data_root, "abc123"))) as base:
+        assert post(base, body).json()["status"] == "queued"
+        queue = Queue(data_root)
+        queue.mark_done(queue.pending())  # the sensor acted on it
+        assert post(base, body).json()["status"] == "duplicate"  # Intercom's retry, a minute later
+    assert queue.pending() == []
+    assert queue.count("done") == 1
+
+
+def test_receiver_refuses_to_start_without_its_settings(data_root, tmp_path, monkeypatch):
+    import pytest
+
+    from intercom_pipeline.cli.main import main
+    from intercom_pipeline.webhooks.receiver import ReceiverConfig, ReceiverConfigError
+
+    loose = tmp_path / "secret"
+    loose.write_text("s3cret\n")
+    loose.chmod(0o644)
+    with pytest.raises(ReceiverConfigError, match="chmod 600"):
+        ReceiverConfig.from_env(data_root, {"INTERCOM_CLIENT_SECRET_FILE": str(loose),
+                                            "INTERCOM_WEBHOOK_APP_IDS": "abc123"})
+    with pytest.raises(ReceiverConfigError, match="INTERCOM_WEBHOOK_APP_IDS"):
+        ReceiverConfig.from_env(data_root, {"INTERCOM_CLIENT_SECRET": "s3cret"})
+    monkeypatch.delenv("INTERCOM_CLIENT_SECRET", raising=False)
+    monkeypatch.delenv("INTERCOM_CLIENT_SECRET_FILE", raising=False)
+    assert main(["webhooks", "--port", "0"]) == 2
