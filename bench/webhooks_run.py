@@ -95,7 +95,8 @@ def latency(contacts: int, deletions: int) -> None:
                     time.sleep(0.001)
                 t1 = time.perf_counter()
                 result = sensor(dg.build_sensor_context(instance=instance, resources=resources))
-                run = next(r for r in result.run_requests if r.job_name == "upstream_erasure_job")
+                assert isinstance(result, dg.SensorResult)
+                run = next(r for r in result.run_requests or [] if r.job_name == "upstream_erasure_job")
                 t2 = time.perf_counter()
                 assert job.execute_in_process(run_config=run.run_config, instance=instance).success
                 t3 = time.perf_counter()
@@ -105,7 +106,8 @@ def latency(contacts: int, deletions: int) -> None:
     print(f"latency, {contacts} contacts, {deletions} deletions (seconds): delivery / sensor / erasure run / total")
     for row in rows:
         print("  " + " / ".join(f"{v:.3f}" for v in row))
-    print("  median total: %.3f s (+ 0-15 s waiting for the daemon's sensor tick)" % statistics.median(r[3] for r in rows))
+    median = statistics.median(r[3] for r in rows)
+    print(f"  median total: {median:.3f} s (+ 0-15 s waiting for the daemon's sensor tick)")
 
 
 def reconciliation(contacts: int) -> None:

@@ -68,6 +68,8 @@ class Connection:
     fake: bool
     source: str  # "environment", "oauth" or "fake"
     oauth_folder: Path | None = None
+    # The in-process fake behind a ``fake_intercom`` block (the demo reads its ground truth).
+    emulator: Any = dataclasses.field(default=None, repr=False, compare=False)
 
     def token_provider(self) -> TokenProvider | None:
         """The stored OAuth token's provider (refreshing when it can); None for a static token."""
@@ -147,15 +149,24 @@ def resolve(name: str | None = None, *, fake: bool = False, environ: Mapping[str
     if fake:
         return _registered_fake(conn_name, data)
     env = dict(os.environ if environ is None else environ)
-    configured = settings.named_connection_settings(_env_name(conn_name), env)
-    config = ClientConfig(token=configured.token, region=configured.region, base_url=configured.base_url,
-                          version=configured.version)
-    if configured.token:
-        return Connection(conn_name, config, fake=False, source="environment")
-    stored = _stored_oauth(conn_name, data, config, env)
+    token = settings.named_connection_settings(_env_name(conn_name), env).token
+    if token:
+        return with_token(conn_name, token, environ=env)
+    stored = _stored_oauth(conn_name, data, with_token(conn_name, None, environ=env).config, env)
     if stored is not None:
         return stored
     raise NotConfigured(not_configured_message(conn_name))
+
+
+def with_token(name: str | None, token: str | None, *, source: str = "environment",
+               environ: Mapping[str, str] | None = None) -> Connection:
+    """The connection ``name`` with this token and the region/base URL/version its variables give."""
+    conn_name = public_name(name)
+    env = dict(os.environ if environ is None else environ)
+    configured = settings.named_connection_settings(_env_name(conn_name), env)
+    config = ClientConfig(token=token, region=configured.region, base_url=configured.base_url,
+                          version=configured.version)
+    return Connection(conn_name, config, fake=False, source=source)
 
 
 def not_configured_message(name: str) -> str:
@@ -183,6 +194,38 @@ def _stored_oauth(name: str, root: Path, config: ClientConfig, env: Mapping[str,
     return Connection(name, config, fake=False, source="oauth", oauth_folder=folder)
 
 
+# -- routing a request to its workspace -------------------------------------------------------
+class RoutingError(settings.SettingsError):
+    """A request's workspace is ambiguous or not configured; the message says which are."""
+
+
+def route(workspace: str | None, *, fake: bool = False, environ: Mapping[str, str] | None = None,
+          root: Path | None = None) -> str:
+    """The connection a request runs against. ``workspace`` is a connection name or an Intercom app
+    id; none is fine when exactly one workspace is configured, and refused when several are."""
+    names = registered_fakes(root) if fake else configured_connections(environ, root)
+    if not names:
+        raise NotConfigured(not_configured_message(DEFAULT))
+    if not workspace:
+        if len(names) == 1:
+            return names[0]
+        raise RoutingError(f"several Intercom workspaces are configured ({', '.join(names)}): the request must "
+                           "name one in 'workspace' (a connection name or app id)")
+    if workspace in names:
+        return workspace
+    for name in names:
+        if _app_id(name, fake, environ, root) == workspace:
+            return name
+    raise RoutingError(f"workspace '{workspace}' is neither the name nor the app id of a configured connection "
+                       f"(configured: {', '.join(names)})")
+
+
+def _app_id(name: str, fake: bool, environ: Mapping[str, str] | None, root: Path | None) -> str:
+    resolved = resolve(name, fake=fake, environ=environ, root=root)
+    with resolved.client(max_attempts=2) as client:
+        return client.workspace_id
+
+
 # -- the fake, only when asked -----------------------------------------------------------------
 def fake_file(name: str | None, root: Path | None = None) -> Path:
     return (root or settings.data_root()) / "connections" / f"{public_name(name)}.json"
@@ -193,6 +236,13 @@ def register_fake(name: str | None, base_url: str, token: str = FAKE_TOKEN, root
     path = fake_file(name, root)
     storage.ensure_dir(path.parent, private=True)
     return storage.write_json(path, {"base_url": base_url, "token": token, "fake": True}, private=True)
+
+
+def registered_fakes(root: Path | None = None) -> list[str]:
+    """Names with a registered (running) fake."""
+    folder = (root or settings.data_root()) / "connections"
+    names = [p.stem for p in folder.glob("*.json")] if folder.is_dir() else []
+    return sorted((n for n in names if _valid(n)), key=lambda n: (n != DEFAULT, n))
 
 
 def _registered_fake(name: str, root: Path) -> Connection:
@@ -219,6 +269,6 @@ def fake_intercom(name: str | None = None, contacts: int = DEMO_CONTACTS, rate_l
     with emulator.serve() as base_url:
         path = register_fake(name, base_url, root=root)
         try:
-            yield resolve(name, fake=True, root=root)
+            yield dataclasses.replace(resolve(name, fake=True, root=root), emulator=emulator)
         finally:
             path.unlink(missing_ok=True)

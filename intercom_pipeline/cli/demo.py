@@ -10,11 +10,13 @@ Exits 0 only if every step succeeded.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import sys
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,8 +24,8 @@ from pathlib import Path
 import dagster as dg
 import pyarrow.dataset as ds
 
-from intercom_pipeline import storage
-from intercom_pipeline.connection import Connection, intercom_connection
+from intercom_pipeline import connections, storage
+from intercom_pipeline.connections import Connection
 from intercom_pipeline.instance import project_instance
 from intercom_pipeline.settings import data_root
 
@@ -78,8 +80,8 @@ def _root_cause(error) -> str:
 
 def run_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    with intercom_connection(contacts=args.contacts) as connection:
-        if connection.is_emulated:
+    with demo_connection(args.contacts) as connection:
+        if connection.fake:
             os.environ["INTERCOM_PIPELINE_DEMO"] = "1"
         instance = project_instance()
         from intercom_pipeline.definitions import defs  # after the environment points at Intercom
@@ -94,6 +96,19 @@ def run_demo(args: argparse.Namespace) -> int:
     return 1 if run.failures else 0
 
 
+@contextlib.contextmanager
+def demo_connection(contacts: int) -> Iterator[Connection]:
+    """The default configured workspace; with none configured, the demo asks for the embedded fake."""
+    configured = connections.configured_connections()
+    if configured:
+        yield connections.resolve(configured[0])
+        return
+    with connections.fake_intercom(contacts=contacts) as fake:
+        print(f"No Intercom token configured: the demo uses the embedded fake Intercom at {fake.config.api_url} "
+              f"({contacts} contacts).", file=sys.stderr)
+        yield fake
+
+
 def print_summary(run: DemoRun, calls: str, seconds: float) -> None:
     width = max((len(what) for what, _, _ in run.rows), default=10)
     print("\nSummary")
@@ -101,7 +116,7 @@ def print_summary(run: DemoRun, calls: str, seconds: float) -> None:
     for what, figure, where in run.rows:
         print(f"{what:<{width}}  {figure:>14}  {where}")
     print(f"\nAPI calls: {calls}")
-    if not run.connection.is_emulated:
+    if not run.connection.fake:
         print("Real workspace: the deletion request ran as a DRY RUN; nothing was deleted.")
     print(f"Data root: {run.root}   ({seconds:.0f} s)")
     if run.failures:

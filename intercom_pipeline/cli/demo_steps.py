@@ -43,7 +43,7 @@ def _intercom(run: DemoRun):
 def check_connection(run: DemoRun) -> None:
     report = _intercom(run).check_connection()
     run.workspace = report.workspace_id
-    where = "the embedded fake Intercom" if run.connection.is_emulated else run.connection.settings.base_url
+    where = "the embedded fake Intercom" if run.connection.fake else run.connection.config.api_url
     run.rows.append(("workspace", report.workspace_id, where))
     missing = [cap for cap, allowed in report.capabilities.items() if not allowed]
     if missing:
@@ -95,7 +95,7 @@ def _subject_emails(run: DemoRun) -> tuple[str, str]:
     contacts in different letter cases (deletion) — two of the hard cases. On a real workspace the
     first user's email serves both; the deletion is then a dry run.
     """
-    if run.connection.is_emulated:
+    if run.connection.fake:
         hard = run.connection.emulator.hard_cases
         return hard["shared_email"]["email"], hard["case_variants"]["emails"][0]
     client = _intercom(run).client()
@@ -106,7 +106,7 @@ def _subject_emails(run: DemoRun) -> tuple[str, str]:
 
 def privacy_requests(run: DemoRun) -> None:
     access_email, deletion_email = _subject_emails(run)
-    dry_run = not run.connection.is_emulated  # never delete in a real workspace
+    dry_run = not run.connection.fake  # never delete in a real workspace
     access = {"request_id": new_request_id("access"), "type": "access",
               "identifier": {"category": "email", "value": access_email}}
     deletion = {"request_id": new_request_id("deletion"), "type": "deletion",
@@ -156,7 +156,7 @@ def verify_audit(run: DemoRun) -> None:
 
 
 def api_calls(run: DemoRun) -> str:
-    if run.connection.is_emulated:
+    if run.connection.fake:
         total = run.connection.emulator.stats()["total"]
         limit = run.connection.emulator.config.rate_limit_per_minute
         return f"{total} calls to the fake (budget {limit} calls/min)"

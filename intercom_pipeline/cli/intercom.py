@@ -1,28 +1,28 @@
 """``intercom-pipeline connect`` (OAuth) and ``intercom-pipeline check-connection``.
 
-Which Intercom and which token, in order:
-1. ``INTERCOM_ACCESS_TOKEN`` (with ``INTERCOM_REGION`` / ``INTERCOM_BASE_URL``);
-2. a token stored by ``connect`` under ``<data root>/oauth/`` for that API host;
-3. neither, and no ``INTERCOM_BASE_URL``: the embedded fake Intercom, started in-process (said so).
-Nothing printed ever contains a token.
+Both act on one connection (``--connection NAME``, default ``default``) resolved by
+``intercom_pipeline.connections``: ``connect`` stores the OAuth token under
+``<data root>/oauth/<name>/`` where every command, job and sensor then finds it;
+``check-connection`` uses the environment token or that stored token. The embedded fake is used only
+with ``--fake``. Nothing printed ever contains a token.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import threading
 import webbrowser
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 
-from intercom_pipeline import settings
+from intercom_pipeline import connections
 from intercom_pipeline.intercom import ClientConfig, IntercomClient, IntercomError, TokenStore
-from intercom_pipeline.intercom._oauth import run_flow, stored_provider
+from intercom_pipeline.intercom._oauth import run_flow
 
 EMULATOR_CLIENT = ("emulator-client", "emulator-secret")  # the fake's registered OAuth app
 
@@ -30,6 +30,7 @@ EMULATOR_CLIENT = ("emulator-client", "emulator-secret")  # the fake's registere
 def register(subparsers: argparse._SubParsersAction) -> None:
     check = subparsers.add_parser("check-connection", help="show the workspace and what the token allows")
     check.add_argument("--json", action="store_true", help="print the report as JSON")
+    _connection_args(check)
     check.set_defaults(handler=cmd_check_connection)
 
     connect = subparsers.add_parser("connect", help="connect to Intercom with OAuth and store the token")
@@ -38,41 +39,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     connect.add_argument("--port", type=int, default=0, help="loopback callback port (0: any free port)")
     connect.add_argument("--no-browser", action="store_true", help="print the authorize URL instead of opening it")
     connect.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the callback")
+    _connection_args(connect)
     connect.set_defaults(handler=cmd_connect)
 
 
-def _store() -> TokenStore:
-    return TokenStore(settings.data_root() / "oauth")
+def _connection_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--connection", default=connections.DEFAULT,
+                        help="connection name (INTERCOM_<NAME>_* settings; default: default)")
+    parser.add_argument("--fake", action="store_true", help="use the embedded fake Intercom (test data)")
 
 
-@contextmanager
-def _target() -> Iterator[tuple[settings.ConnectionSettings, bool]]:
-    """The connection settings to use, starting the embedded fake when nothing is configured."""
-    conn = settings.connection_settings()
-    if conn.token or os.environ.get("INTERCOM_BASE_URL") or _store().load(conn.base_url):
-        yield conn, False
+@contextlib.contextmanager
+def _fake_or_not(fake: bool) -> Iterator[connections.Connection | None]:
+    if not fake:
+        yield None
         return
-    from intercom_pipeline.connection import intercom_connection
-
-    with intercom_connection() as connection:
-        yield connection.settings, True
-
-
-def _client_for(conn: settings.ConnectionSettings, prefer_stored: bool = False) -> IntercomClient:
-    config = ClientConfig(token=conn.token, base_url=conn.base_url, region=conn.region, version=conn.version)
-    if conn.token and not prefer_stored:
-        return IntercomClient(config)
-    provider = stored_provider(
-        _store(),
-        conn.base_url,
-        client_id=os.environ.get("INTERCOM_CLIENT_ID"),
-        client_secret=os.environ.get("INTERCOM_CLIENT_SECRET"),
-    )
-    if provider is None:
-        raise IntercomError(
-            f"no access token for {conn.base_url}: set INTERCOM_ACCESS_TOKEN or run `intercom-pipeline connect`"
-        )
-    return IntercomClient(config, token_provider=provider)
+    with connections.fake_intercom() as connection:
+        print(f"--fake: using the embedded fake Intercom at {connection.config.api_url}", file=sys.stderr)
+        yield connection
 
 
 def _print_report(client: IntercomClient, as_json: bool) -> None:
@@ -85,38 +69,34 @@ def _print_report(client: IntercomClient, as_json: bool) -> None:
 
 def cmd_check_connection(args: argparse.Namespace) -> int:
     try:
-        with _target() as (conn, emulated), _client_for(conn) as client:
-            _print_report(client, args.json)
+        with _fake_or_not(args.fake) as fake:
+            resolved = fake or connections.resolve(args.connection)
+            with resolved.client() as client:
+                _print_report(client, args.json)
     except IntercomError as exc:
         print(f"check-connection failed: {exc}", file=sys.stderr)
         return 1
-    if emulated:
-        print("(checked against the embedded fake Intercom: no INTERCOM_ACCESS_TOKEN is set)", file=sys.stderr)
     return 0
 
 
 def cmd_connect(args: argparse.Namespace) -> int:
+    name = connections.public_name(args.connection)
+    store = TokenStore(connections.oauth_folder(name))
     try:
-        with _target() as (conn, emulated):
+        with _fake_or_not(args.fake) as fake:
             client_id, secret = args.client_id, args.client_secret
-            if emulated and not client_id:
+            if fake is not None and not client_id:
                 client_id, secret = EMULATOR_CLIENT
             if not client_id or not secret:
                 print("connect needs --client-id and --client-secret (or INTERCOM_CLIENT_ID/SECRET)", file=sys.stderr)
                 return 2
-            config = ClientConfig(base_url=conn.base_url, region=conn.region, version=conn.version)
-            run_flow(
-                app_url=config.app_url,
-                api_url=config.api_url,
-                client_id=client_id,
-                client_secret=secret,
-                store=_store(),
-                open_url=_pick_opener(args.no_browser, emulated),
-                port=args.port,
-                timeout=args.timeout,
-            )
-            print(f"Connected. Token stored under {_store().folder} (mode 0600).")
-            with _client_for(conn, prefer_stored=True) as client:
+            config = fake.config if fake else connections.with_token(name, None).config
+            run_flow(app_url=config.app_url, api_url=config.api_url, client_id=client_id, client_secret=secret,
+                     store=store, open_url=_pick_opener(args.no_browser, fake is not None), port=args.port,
+                     timeout=args.timeout)
+            print(f"Connected connection '{name}'. Token stored under {store.folder} (mode 0600).")
+            with IntercomClient(ClientConfig(base_url=config.api_url, region=config.region, version=config.version),
+                                token_provider=connections.resolve(name).token_provider()) as client:
                 _print_report(client, as_json=False)
     except IntercomError as exc:
         print(f"connect failed: {exc}", file=sys.stderr)

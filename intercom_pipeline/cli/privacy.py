@@ -1,12 +1,14 @@
 """CLI: ``intercom-pipeline access|delete --email E`` and ``intercom-pipeline audit verify``.
 
-``access`` and ``delete`` run the Dagster job on the project's instance (``instance.project_instance``:
-``<data root>/dagster_home`` holding a copy of the repository's ``dagster.yaml``), wait for it, and
-print the request id, the run id and the result path — never the email, because command output
-often ends up in logs. Without ``INTERCOM_ACCESS_TOKEN`` they start the embedded fake Intercom
-(``connection.intercom_connection``, the same helper ``check-connection`` uses) and say so on
-stderr. Exit status: 0 done, 1 the run failed (the reason and any manual task are printed),
-2 the request itself is invalid.
+``access`` and ``delete`` validate the request, route it to its workspace (``--workspace``: a
+connection name or app id; needed when several are configured), seal it (``privacy.sealed``: the
+email stays in a 0600 file, Dagster sees the request id only), run the Dagster job on the project's
+instance (``instance.project_instance``), wait for it, and print the request id, the run id and the
+result path — never the email, because command output often ends up in logs. They use the
+configured workspace (``connections.resolve``) and never fall back to the fake: ``--fake`` asks for
+the embedded fake Intercom, and the receipt says so. Exit status: 0 done, 1 the run failed (one
+paragraph with the cause and next step; the traceback stays in the run's Dagster logs), 2 the request
+or the configuration is invalid.
 """
 
 from __future__ import annotations
@@ -16,29 +18,35 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from intercom_pipeline import settings
-from intercom_pipeline.privacy import audit
+from intercom_pipeline import connections, settings
+from intercom_pipeline.privacy import audit, retention, sealed
 from intercom_pipeline.privacy.requests import OBJECT_TYPES, PrivacyRequest, PrivacyRequestError
 
 
 def register(subparsers: Any) -> None:
     access = subparsers.add_parser("access", help="run a privacy access request for one email")
-    access.add_argument("--email", required=True, help="the data subject's email (never printed)")
-    access.add_argument("--request-id", help="reuse an id (e.g. to resume); default: generated")
+    _common(access, "reuse an id (e.g. to resume); default: generated")
     access.add_argument("--include", default="", metavar="OBJECTS",
                         help="also return these opt-in objects, comma-separated: conversations,tickets")
     access.set_defaults(handler=_access)
     delete = subparsers.add_parser("delete", help="run a privacy deletion request for one email")
-    delete.add_argument("--email", required=True, help="the data subject's email (never printed)")
-    delete.add_argument("--request-id", help="reuse an id to resume an interrupted deletion")
+    _common(delete, "reuse an id to resume an interrupted deletion")
     delete.add_argument("--dry-run", action="store_true", help="only find the contacts and write the impact preview")
     delete.add_argument("--contact-id", action="append", default=[], metavar="ID",
                         help="also delete this contact (repeatable): archived contacts cannot be found by email")
     delete.set_defaults(handler=_delete)
     audit_cmd = subparsers.add_parser("audit", help="the privacy audit log")
     audit_sub = audit_cmd.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
-    verify = audit_sub.add_parser("verify", help="check the hash chain; report the first broken link")
+    verify = audit_sub.add_parser("verify", help="check the hash chain and its sealed head; report the first break")
     verify.set_defaults(handler=_audit_verify)
+
+
+def _common(parser: argparse.ArgumentParser, request_id_help: str) -> None:
+    parser.add_argument("--email", required=True, help="the data subject's email (never printed)")
+    parser.add_argument("--request-id", help=request_id_help)
+    parser.add_argument("--workspace", help="connection name or Intercom app id (required when several are configured)")
+    parser.add_argument("--fake", action="store_true",
+                        help="run against the embedded fake Intercom (test data; the receipt says so)")
 
 
 def _access(args: argparse.Namespace) -> int:
@@ -49,12 +57,13 @@ def _access(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     options = {"objects": {name: True for name in extra}} if extra else {}
-    return _run({"type": "access", "email": args.email, "request_id": args.request_id, "options": options})
+    return _run({"type": "access", "email": args.email, "request_id": args.request_id, "workspace": args.workspace,
+                 "options": options}, fake=args.fake)
 
 
 def _delete(args: argparse.Namespace) -> int:
-    return _run({"type": "deletion", "email": args.email, "request_id": args.request_id,
-                 "options": {"dry_run": bool(args.dry_run), "contact_ids": args.contact_id}})
+    return _run({"type": "deletion", "email": args.email, "request_id": args.request_id, "workspace": args.workspace,
+                 "options": {"dry_run": bool(args.dry_run), "contact_ids": args.contact_id}}, fake=args.fake)
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
@@ -63,7 +72,7 @@ def _audit_verify(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
-def _run(data: dict[str, Any]) -> int:
+def _run(data: dict[str, Any], fake: bool) -> int:
     data = {key: value for key, value in data.items() if value is not None}
     try:
         request = PrivacyRequest.from_dict(data)
@@ -71,16 +80,29 @@ def _run(data: dict[str, Any]) -> int:
         print(f"error: invalid request: {exc}", file=sys.stderr)
         return 2
     root = settings.data_root()
-    from intercom_pipeline.connection import intercom_connection
+    retention.sweep(root)
+    if not fake:
+        return _submit(request, root, fake=False)
+    with connections.fake_intercom(root=root) as connection:
+        print(f"--fake: using the embedded fake Intercom at {connection.config.api_url} (test data, not a real "
+              "workspace; the receipt records fake: true).", file=sys.stderr)
+        return _submit(request, root, fake=True)
 
-    with intercom_connection():
-        audit.record_received(root, request, channel="cli")
-        outcome = run_request(request, source="cli")
-    return _report(request, root, outcome)
+
+def _submit(request: PrivacyRequest, root: Path, fake: bool) -> int:
+    try:
+        connection = connections.route(request.workspace, fake=fake, root=root)
+    except settings.SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    sealed.seal(root, request, connection, fake)
+    audit.record_received(root, request, channel="cli")
+    return _report(request, root, run_request(request, source="cli", connection=connection, fake=fake))
 
 
-def run_request(request: PrivacyRequest, source: str) -> dict[str, Any]:
-    """Run the request's job in-process on the project's instance and wait for it."""
+def run_request(request: PrivacyRequest, source: str, connection: str = connections.DEFAULT,
+                fake: bool = False) -> dict[str, Any]:
+    """Run a sealed request's job in-process on the project's instance and wait for it."""
     import dagster as dg
 
     from intercom_pipeline.defs import privacy, resources
@@ -90,9 +112,10 @@ def run_request(request: PrivacyRequest, source: str) -> dict[str, Any]:
     # definitions loading. The runs land in the same instance the UI shows.
     defs = dg.Definitions.merge(resources.defs, privacy.defs)
     job = defs.resolve_job_def(privacy.job_name_for(request))
-    run_config = privacy.run_config_for(request, source=source)
-    # Keep the terminal to the outcome; the full event log is in the instance (and the UI).
-    run_config["loggers"] = {"console": {"config": {"log_level": "WARNING"}}}
+    run_config = privacy.run_config_for(request.request_id, request.type, source, connection, fake)
+    # Keep the terminal to the outcome: failures are summarised below in one paragraph; the full
+    # event log, tracebacks included, is in the instance (and the UI).
+    run_config["loggers"] = {"console": {"config": {"log_level": "CRITICAL"}}}
     with project_instance() as instance:
         result = job.execute_in_process(
             run_config=run_config, instance=instance, raise_on_error=False,
@@ -111,8 +134,15 @@ def _report(request: PrivacyRequest, root: Path, outcome: dict[str, Any]) -> int
         print(f"result:     {root / outcome['result']}" if outcome["result"] else "result:     (none)")
         return 0
     print("status:     FAILED")
-    for message in outcome["failures"][:3]:
-        print(f"reason:     {message.splitlines()[0]}")
+    for message in dict.fromkeys(outcome["failures"]):  # one paragraph per distinct cause
+        print(f"reason:     {_summary(message)}")
     if outcome["manual_task"]:
         print(f"manual task: {root / 'privacy' / 'manual' / outcome['manual_task']}")
+    print("(the full error, with its traceback, is in the run's logs in the Dagster UI)")
     return 1
+
+
+def _summary(message: str) -> str:
+    """A failure's message as one paragraph: Dagster may prefix it and append a stack trace."""
+    text = message.split("\n\nStack Trace:")[0]
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())

@@ -1,7 +1,9 @@
 """``intercom-pipeline ui``: ``dagster dev`` on this code location, with the fake when no token is set.
 
 The fake runs as its own process (``intercom-pipeline emulator``) so that it outlives code-server
-reloads; Dagster's webserver, daemon and run workers reach it through ``INTERCOM_BASE_URL``.
+reloads. It is registered as connection ``default`` in ``<data root>/connections/default.json``
+(0600) and demo mode is switched on, so Dagster's webserver, daemon and run workers resolve it by
+name (``connections.resolve(fake=True)``); no token travels through the environment or run config.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ import time
 
 import httpx
 
-from intercom_pipeline.connection import DEMO_CONTACTS, DEMO_RATE_LIMIT, EMULATOR_TOKEN
+from intercom_pipeline import connections
+from intercom_pipeline.connections import DEMO_CONTACTS, DEMO_RATE_LIMIT, FAKE_TOKEN
 from intercom_pipeline.instance import REPO_ROOT, dagster_home
-from intercom_pipeline.settings import connection_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,7 +41,7 @@ def start_emulator(port: int, contacts: int) -> tuple[subprocess.Popen, str]:
     """Start the fake as a child process and wait until it answers."""
     command = [
         sys.executable, "-m", "intercom_pipeline.cli", "emulator", "--port", str(port),
-        "--contacts", str(contacts), "--token", EMULATOR_TOKEN, "--rate-limit", str(DEMO_RATE_LIMIT),
+        "--contacts", str(contacts), "--token", FAKE_TOKEN, "--rate-limit", str(DEMO_RATE_LIMIT),
     ]
     process = subprocess.Popen(command, start_new_session=True)
     base_url = f"http://127.0.0.1:{port}"
@@ -59,16 +61,18 @@ def start_emulator(port: int, contacts: int) -> tuple[subprocess.Popen, str]:
 def dagster_dev_env(base_url: str | None) -> dict[str, str]:
     env = dict(os.environ, DAGSTER_HOME=str(dagster_home()))
     if base_url:
-        env.update(INTERCOM_ACCESS_TOKEN=EMULATOR_TOKEN, INTERCOM_BASE_URL=base_url, INTERCOM_PIPELINE_DEMO="1")
+        env.update(INTERCOM_PIPELINE_DEMO="1")
     return env
 
 
 def run_ui(args: argparse.Namespace) -> int:
     emulator = None
     base_url = None
-    if connection_settings().uses_emulator:
+    registered = None
+    if not connections.configured_connections():
         emulator, base_url = start_emulator(args.emulator_port or free_port(), args.contacts)
-        print(f"No INTERCOM_ACCESS_TOKEN set: the fake Intercom serves at {base_url}; demo mode is on.")
+        registered = connections.register_fake(connections.DEFAULT, base_url)
+        print(f"No Intercom token configured: the fake Intercom serves at {base_url}; demo mode is on.")
     command = [
         sys.executable, "-m", "dagster", "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-p", str(args.port),
     ]
@@ -85,3 +89,5 @@ def run_ui(args: argparse.Namespace) -> int:
         if emulator is not None:
             os.killpg(emulator.pid, signal.SIGTERM)
             emulator.wait(timeout=10)
+        if registered is not None:
+            registered.unlink(missing_ok=True)

@@ -5,11 +5,13 @@ are op graphs: a search op fans out per batch of contacts with ``DynamicOut`` (m
 ``c_0``, ``c_1``… — never ids or emails), per-batch ops do the Intercom work, and a collect step
 finishes the request. Every op that calls Intercom is in the ``intercom_api`` pool.
 
-Privacy in operation: the run config is the one place in Dagster that holds the email (it is the
-record of what was asked). Ops pass only request ids and contact ids between them; contact records
-travel through private staging files under the data root, never through Dagster's IO manager.
-Later ops re-read the request from the run config of the first op. Metadata, tags and logs carry
-counts, ids and paths only. See https://docs.dagster.io/guides/build/ops/dynamic-graphs.
+Privacy in operation: the email never enters Dagster. Intake (the CLI, the inbox sensor) seals the
+request (``privacy.sealed``: a 0600 file addressed by request id) and the run config carries only
+``request_id``, ``source`` and ``batch_size`` (one schema: ``requests.RunOptions``), plus the
+non-secret connection (``resources.intercom.config.connection`` / ``fake``), so one code location's
+job can act on any configured workspace. Every op unseals the request by id. Contact records travel
+through private staging files under the data root, never through Dagster's IO manager. Metadata,
+tags and logs carry counts, ids and paths only. See https://docs.dagster.io/guides/build/ops/dynamic-graphs.
 """
 
 
@@ -21,11 +23,11 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from intercom_pipeline import settings, storage
+from intercom_pipeline import connections, settings, storage
 from intercom_pipeline.defs.resources import DataRootResource
-from intercom_pipeline.privacy import access_package, audit, deletion, inbox, manual
+from intercom_pipeline.privacy import access_package, audit, deletion, inbox, manual, retention, sealed
 from intercom_pipeline.privacy.access import find_contacts
-from intercom_pipeline.privacy.requests import OBJECT_TYPES, PrivacyRequest, PrivacyRequestError
+from intercom_pipeline.privacy.requests import PrivacyRequest, PrivacyRequestError, RunOptions
 
 POOL = "intercom_api"
 # Intercom calls already retry inside the client; op retries cover what is left (a verify that
@@ -35,36 +37,14 @@ ACCESS_FIRST_OP = "find_access_subject"
 DELETION_FIRST_OP = "plan_deletion_request"
 
 
-class ObjectSelection(dg.Config):
-    include: bool = Field(default=True, description="Return this object type at all.")
-    fields: list[str] | None = Field(default=None, description="Only these fields (empty/None: all fields).")
-    exclude: list[str] = Field(default=[], description="Leave these fields out.")
+class RequestRunConfig(dg.Config):
+    """The whole launchpad config of a privacy job: which sealed request, and how to run it."""
 
-
-class _RequestConfig(dg.Config):
-    email: str = Field(description="The data subject's email. Kept only in this run config; matched case-insensitively.")
-    request_id: str = Field(default="", description="Request id; empty: generated from the run id.")
-    received_at: str = Field(default="", description="When the request was received (ISO 8601); empty: now.")
-    source: str = Field(default="launchpad", description="Intake channel: launchpad, cli or inbox.")
-    batch_size: int = Field(default=25, description="Contacts per fan-out step.")
-
-
-class AccessRequestConfig(_RequestConfig):
-    contacts: ObjectSelection = Field(default=ObjectSelection(), description="The contact records.")
-    companies: ObjectSelection = Field(default=ObjectSelection(), description="Companies, with details.")
-    notes: ObjectSelection = Field(default=ObjectSelection(exclude=["author", "body"]),
-                                   description="Note author and body may hold another person's data.")
-    conversations: ObjectSelection = Field(default=ObjectSelection(include=False),
-                                           description="Conversations the subject takes part in (others masked).")
-    tickets: ObjectSelection = Field(default=ObjectSelection(include=False),
-                                     description="Tickets the subject takes part in (others masked).")
-
-
-class DeletionRequestConfig(_RequestConfig):
-    dry_run: bool = Field(default=False, description="Only find the contacts and write the impact preview.")
-    contact_ids: list[str] = Field(default=[], description=(
-        "Contact ids known to be the subject's that search cannot find (archived contacts). "
-        "A visible one must carry the subject's email."))
+    request_id: str = Field(description=(
+        "Id of a sealed request: submitted through the inbox folder (privacy/inbox/*.json) or "
+        "`intercom-pipeline access|delete`. The email stays in the sealed request, never in Dagster."))
+    source: str = Field(default="launchpad", description="Intake channel (1-32 of a-z, 0-9, '_', '-').")
+    batch_size: int = Field(default=25, description="Contacts per fan-out step (1-1000).")
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -73,61 +53,100 @@ def _data_root(context: Any) -> Path:
     return Path(resource.path()) if resource is not None else settings.data_root()
 
 
-def _request(context: Any, config: _RequestConfig | None = None) -> PrivacyRequest:
-    """The request, from this op's config or from the first op's entry in the run config."""
-    if config is None:
-        first = ACCESS_FIRST_OP if context.job_def.name == "access_job" else DELETION_FIRST_OP
-        raw = context.run_config.get("ops", {}).get(first, {}).get("config", {})
-        config = (AccessRequestConfig if first == ACCESS_FIRST_OP else DeletionRequestConfig)(**raw)
-    # A re-execution keeps the root run's id, so "re-execute from failure" resumes the same request.
-    root = context.dagster_run.root_run_id or context.run_id
-    data: dict[str, Any] = {
-        "type": "access" if isinstance(config, AccessRequestConfig) else "deletion",
-        "identifier": {"category": "email", "value": config.email},
-        "received_at": config.received_at or _run_created(context, root),
-    }
-    if config.request_id:
-        data["request_id"] = config.request_id
-    if isinstance(config, AccessRequestConfig):
-        data["options"] = {"objects": {name: getattr(config, name).model_dump() for name in OBJECT_TYPES}}
-    else:
-        data["options"] = {"dry_run": config.dry_run, "contact_ids": list(config.contact_ids)}
+def _options(raw: dict[str, Any]) -> RunOptions:
     try:
-        return PrivacyRequest.from_dict(data, default_request_id=f"req_{root.replace('-', '')[:20]}")
+        return RunOptions.from_dict(raw)
+    except PrivacyRequestError as exc:
+        raise dg.Failure(description=f"Invalid run config: {exc}", allow_retries=False) from None
+
+
+def _first_op_config(context: Any) -> dict[str, Any]:
+    first = ACCESS_FIRST_OP if context.job_def.name == "access_job" else DELETION_FIRST_OP
+    return dict(context.run_config.get("ops", {}).get(first, {}).get("config", {}))
+
+
+def _sealed(context: Any, config: RequestRunConfig | None = None) -> tuple[sealed.Sealed, RunOptions]:
+    """The sealed request named by this op's config, or by the first op's entry in the run config."""
+    options = _options(config.model_dump() if config is not None else _first_op_config(context))
+    try:
+        found = sealed.unseal(_data_root(context), options.request_id)
     except PrivacyRequestError as exc:
         raise dg.Failure(description=f"Invalid request: {exc}", allow_retries=False) from None
+    expected = "access" if context.job_def.name == "access_job" else "deletion"
+    if found.request.type != expected:
+        raise dg.Failure(description=f"Invalid request: type: request {options.request_id} is a {found.request.type} "
+                                     f"request; run it with {found.request.type}_job", allow_retries=False)
+    return found, options
 
 
-def _run_created(context: Any, run_id: str) -> str | None:
-    """When the (root) run was created: the launchpad's "received at", the same in every op."""
-    record = context.instance.get_run_record_by_id(run_id)
-    return record.create_timestamp.isoformat() if record is not None else None
+def _request(context: Any) -> PrivacyRequest:
+    return _sealed(context)[0].request
+
+
+def _check_target(context: Any, found: sealed.Sealed) -> connections.Target:
+    """The run acts where intake routed the request, and where the request said, or not at all."""
+    resolved = context.resources.intercom.resolved()
+    if (resolved.name, resolved.fake) != (found.connection, found.fake):
+        raise dg.Failure(allow_retries=False, description=(
+            f"Request {found.request.request_id} was routed to connection '{found.connection}'"
+            f"{' (the fake)' if found.fake else ''}, but this run's intercom resource is '{resolved.name}'"
+            f"{' (the fake)' if resolved.fake else ''}. Launch it with resources.intercom.config.connection: "
+            f"{found.connection} and fake: {str(found.fake).lower()}."))
+    target = context.resources.intercom.target()
+    wanted = found.request.workspace
+    if wanted and wanted not in (target.connection, target.app_id):
+        raise dg.Failure(allow_retries=False, description=(
+            f"Request {found.request.request_id} names workspace '{wanted}', but connection '{target.connection}' "
+            f"is app id {target.app_id}: refused rather than run against the wrong workspace."))
+    return target
+
+
+def _known_target(context: Any) -> dict[str, Any] | None:
+    with contextlib.suppress(Exception):  # only for error reports: never hide the real error
+        return context.resources.intercom.known_target().to_dict()
+    return None
 
 
 @contextlib.contextmanager
 def _step(context: Any, request: PrivacyRequest, step: str) -> Iterator[None]:
-    """Audit failures; a scope or reachability problem writes a manual task and fails for good."""
+    """Audit failures; a scope or reachability problem writes a manual task and fails for good;
+    a dead token or a full disk fails for good with one paragraph saying what to do."""
     try:
-        with manual.guard(_data_root(context), request, step):
+        with manual.guard(_data_root(context), request, step, _known_target(context)):
             yield
     except manual.ManualHandlingRequired as exc:
         context.instance.add_run_tags(context.run_id, {"privacy/manual_task": exc.task_path.name})
         raise dg.Failure(description=str(exc), metadata={"manual_task": str(exc.task_path), "reason": exc.reason},
                          allow_retries=False) from None
+    except manual.ExpectedFailure as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc
 
 
 def _client(context: Any) -> Any:
     return context.resources.intercom.client()
 
 
-def _start(context: Any, request: PrivacyRequest, source: str) -> Path:
+def _start(context: Any, config: RequestRunConfig) -> tuple[PrivacyRequest, RunOptions, Path, connections.Target, int]:
+    """Unseal the request, check where it runs, and audit the start. Returns the API call count
+    before the run's first call (``GET /me``), so the request's own calls can be counted."""
+    found, options = _sealed(context, config)
+    request = found.request
     root = _data_root(context)
-    if source not in ("inbox", "cli"):  # those channels recorded the receipt of the request already
-        audit.record_received(root, request, channel=source)
-    audit.record_started(root, request, run_id=context.run_id)
+    with _step(context, request, "connect"):
+        before = deletion.api_calls(_client(context))
+        target = _check_target(context, found)
+    audit.record_started(root, request, run_id=context.run_id, target=target.to_dict())
     context.instance.add_run_tags(context.run_id, {"privacy/request_id": request.request_id,
                                                    "privacy/type": request.type})
-    return root
+    return request, options, root, target, before
+
+
+def _finish(context: Any, root: Path, request_id: str, result: Path, **fields: Any) -> None:
+    """The request is complete: record it, tag the run, and forget the sealed email."""
+    relative = str(result.relative_to(root))
+    audit.append(root, "request_completed", request_id, result=relative, **fields)
+    context.instance.add_run_tags(context.run_id, {"privacy/result": relative})
+    sealed.forget(root, request_id)
 
 
 def _batches(ids: list[str], size: int, output: str) -> Iterator[dg.DynamicOutput]:
@@ -139,23 +158,20 @@ def _batches(ids: list[str], size: int, output: str) -> Iterator[dg.DynamicOutpu
 # -- access_job --------------------------------------------------------------------------------
 @dg.op(out={"request_id": dg.Out(str), "batches": dg.DynamicOut(list)}, pool=POOL,
        required_resource_keys={"intercom", "data_root"})
-def find_access_subject(context: dg.OpExecutionContext, config: AccessRequestConfig):
+def find_access_subject(context: dg.OpExecutionContext, config: RequestRunConfig):
     """Search contacts by email (every page, users and leads); stage them; fan out per batch."""
-    request = _request(context, config)
-    root = _start(context, request, config.source)
+    request, options, root, target, before = _start(context, config)
     with _step(context, request, "find_contacts"):
         client = _client(context)
-        before = deletion.api_calls(client)
-        workspace_id = client.workspace_id
         contacts = find_contacts(client, request)
         access_package.discard_staging(root, request.request_id)
         stage = access_package.staging_dir(root, request.request_id)
         storage.write_json(stage / "contacts.json", contacts, private=True)
         storage.write_json(stage / "search.json", {"api_calls": deletion.api_calls(client) - before,
-                                                   "workspace_id": workspace_id}, private=True)
+                                                   "target": target.to_dict()}, private=True)
     context.log.info(f"request {request.request_id}: {len(contacts)} contact(s) found")
     yield dg.Output(request.request_id, "request_id", metadata={"contacts_found": len(contacts)})
-    yield from _batches([str(c["id"]) for c in contacts], config.batch_size, "batches")
+    yield from _batches([str(c["id"]) for c in contacts], options.batch_size, "batches")
 
 
 @dg.op(pool=POOL, retry_policy=OP_RETRY, required_resource_keys={"intercom", "data_root"})
@@ -184,11 +200,10 @@ def write_access_package(context: dg.OpExecutionContext, request_id: str, parts:
         objects, calls = access_package.assemble(request, staged)
         search = storage.read_json(stage / "search.json")
         calls += search["api_calls"]
-        path = access_package.write_package(root, request, search["workspace_id"], objects, calls)
+        path = access_package.write_package(root, request, search["target"], objects, calls)
         access_package.discard_staging(root, request_id)
     counts = {name: len(records) for name, records in objects.items()}
-    audit.append(root, "request_completed", request_id, result=str(path.relative_to(root)), counts=counts)
-    context.instance.add_run_tags(context.run_id, {"privacy/result": str(path.relative_to(root))})
+    _finish(context, root, request_id, path, counts=counts)
     context.add_output_metadata({"path": dg.MetadataValue.path(str(path)), "api_calls": calls,
                                  **{f"count_{name}": n for name, n in counts.items()}})
     return str(path)
@@ -204,14 +219,12 @@ def access_job():
 # -- deletion_job ------------------------------------------------------------------------------
 @dg.op(out={"plan": dg.Out(dict), "request_id": dg.Out(str, is_required=False), "batches": dg.DynamicOut(list)},
        pool=POOL, required_resource_keys={"intercom", "data_root"})
-def plan_deletion_request(context: dg.OpExecutionContext, config: DeletionRequestConfig):
+def plan_deletion_request(context: dg.OpExecutionContext, config: RequestRunConfig):
     """Find every contact, write the impact preview (contacts + cascaded conversations); a dry run stops."""
-    request = _request(context, config)
-    root = _start(context, request, config.source)
+    request, options, root, target, before = _start(context, config)
     with _step(context, request, "plan"):
         client = _client(context)
-        before = deletion.api_calls(client)
-        plan = deletion.plan_deletion(client, request, root, client.workspace_id)
+        plan = deletion.plan_deletion(client, request, root, target.app_id, target=target.to_dict())
         plan["api_calls"] = deletion.api_calls(client) - before
     summary = {k: plan[k] for k in ("request_id", "dry_run", "preview", "api_calls")}
     summary.update(contacts=len(plan["contacts"]), pending=len(plan["pending"]), conversations=plan["conversations"])
@@ -219,12 +232,10 @@ def plan_deletion_request(context: dg.OpExecutionContext, config: DeletionReques
                                                "conversations_in_cascade": plan["conversations"],
                                                "preview": dg.MetadataValue.path(plan["preview"])})
     if request.dry_run:
-        audit.append(root, "request_completed", request.request_id, dry_run=True,
-                     result=str(Path(plan["preview"]).relative_to(root)))
-        context.instance.add_run_tags(context.run_id, {"privacy/result": str(Path(plan["preview"]).relative_to(root))})
+        _finish(context, root, request.request_id, Path(plan["preview"]), dry_run=True)
         return
     yield dg.Output(request.request_id, "request_id")
-    yield from _batches(plan["pending"], config.batch_size, "batches")
+    yield from _batches(plan["pending"], options.batch_size, "batches")
 
 
 @dg.op(pool=POOL, retry_policy=OP_RETRY, required_resource_keys={"intercom", "data_root"})
@@ -273,8 +284,7 @@ def write_deletion_receipt(context: dg.OpExecutionContext, request_id: str, veri
     with _step(context, request, "receipt"):
         path = deletion.write_receipt(root, request, verified["verification"], verified["api_calls"])
     receipt = storage.read_json(path)
-    audit.append(root, "request_completed", request_id, result=str(path.relative_to(root)))
-    context.instance.add_run_tags(context.run_id, {"privacy/result": str(path.relative_to(root))})
+    _finish(context, root, request_id, path)
     context.add_output_metadata({"receipt": dg.MetadataValue.path(str(path)), "api_calls": verified["api_calls"],
                                  **{f"count_{k}": v for k, v in receipt["counts"].items()}})
     return str(path)
@@ -288,39 +298,49 @@ def deletion_job():
     write_deletion_receipt(request_id, erase_local_copies(request_id, verified))
 
 
-# -- intake: run config from a request, and the inbox sensor -----------------------------------
-def run_config_for(request: PrivacyRequest, source: str) -> dict[str, Any]:
-    """The run config that replays ``request`` through its job (holds the email, by design)."""
-    config: dict[str, Any] = {"email": request.email, "request_id": request.request_id,
-                              "received_at": request.received_at, "source": source}
-    if request.type == "deletion":
-        config["dry_run"] = request.dry_run
-        config["contact_ids"] = list(request.contact_ids)
-        return {"ops": {DELETION_FIRST_OP: {"config": config}}}
-    for name in OBJECT_TYPES:
-        config[name] = request.objects[name].to_dict()
-    return {"ops": {ACCESS_FIRST_OP: {"config": config}}}
+# -- intake: run config for a sealed request, and the inbox sensor -----------------------------
+def run_config_for(request_id: str, request_type: str, source: str, connection: str = connections.DEFAULT,
+                   fake: bool = False, batch_size: int = 25) -> dict[str, Any]:
+    """The run config of a sealed request: its id and the (non-secret) connection, never the email."""
+    options = RunOptions.from_dict({"request_id": request_id, "source": source, "batch_size": batch_size})
+    first = ACCESS_FIRST_OP if request_type == "access" else DELETION_FIRST_OP
+    return {"ops": {first: {"config": {"request_id": options.request_id, "source": options.source,
+                                       "batch_size": options.batch_size}}},
+            "resources": {"intercom": {"config": {"connection": connection, "fake": fake}}}}
 
 
 def job_name_for(request: PrivacyRequest) -> str:
     return "access_job" if request.type == "access" else "deletion_job"
 
 
+def router(fake: bool, root: Path) -> inbox.Router:
+    """Route a request to its connection (among the fakes when ``fake``); refusals name the reason."""
+    def route(request: PrivacyRequest) -> tuple[str, bool]:
+        try:
+            return connections.route(request.workspace, fake=fake, root=root), fake
+        except settings.SettingsError as exc:
+            raise PrivacyRequestError("workspace", str(exc)) from None
+    return route
+
+
 @dg.sensor(jobs=[access_job, deletion_job], minimum_interval_seconds=15,
            # On against the demo's fake; against a real workspace someone turns it on in the UI.
            default_status=dg.DefaultSensorStatus.RUNNING if settings.demo_mode() else dg.DefaultSensorStatus.STOPPED)
 def privacy_inbox_sensor(context: dg.SensorEvaluationContext, data_root: DataRootResource) -> dg.SensorResult:
-    """One run per request file in ``privacy/inbox/``; ``run_key`` is the request id."""
+    """One run per request file in ``privacy/inbox/``, for every configured workspace; ``run_key`` is
+    the request id. Applies the retention policy on every tick."""
     root = data_root.path()
-    claimed, rejected = inbox.claim(root)
+    retention.sweep(root)
+    claimed, rejected = inbox.claim(root, router(settings.demo_mode(), root))
     if rejected:
-        context.log.warning(f"privacy inbox: {len(rejected)} malformed file(s) moved to privacy/rejected/")
+        context.log.warning(f"privacy inbox: {len(rejected)} entr(y/ies) refused; redacted records in privacy/rejected/")
     runs = [dg.RunRequest(run_key=item.request.request_id, job_name=job_name_for(item.request),
-                          run_config=run_config_for(item.request, source="inbox"),
+                          run_config=run_config_for(item.request.request_id, item.request.type, "inbox",
+                                                    item.connection, item.fake),
                           tags={"privacy/request_id": item.request.request_id, "privacy/type": item.request.type})
             for item in claimed]
     if not runs:
-        return dg.SensorResult(skip_reason=f"inbox empty ({len(rejected)} rejected)")
+        return dg.SensorResult(skip_reason=f"inbox empty ({len(rejected)} refused)")
     return dg.SensorResult(run_requests=runs)
 
 

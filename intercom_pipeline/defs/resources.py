@@ -3,21 +3,21 @@
 Thin on purpose: ``IntercomResource`` turns Dagster config into a ``ClientConfig`` and keeps one
 client per process, so every op of a step shares one rate budget; with ``share_budget`` the
 budget also lives in ``<data root>/ratelimit/workspace=<id>.sqlite`` so that every process and
-run touching the workspace draws from the same one. The token comes from
-``INTERCOM_ACCESS_TOKEN`` through ``EnvVar``, resolved at run time: the code location loads
-without it.
+run touching the workspace draws from the same one. The token is resolved at run time by
+``intercom_pipeline.connections`` (environment, stored OAuth token, or the fake when asked): the code
+location loads without it, and no token ever appears in Dagster config.
 """
 
 from __future__ import annotations
 
-import os
+import dataclasses
 import threading
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
-from intercom_pipeline import settings
+from intercom_pipeline import connections, settings
 from intercom_pipeline.intercom import ClientConfig, ConnectionReport, IntercomClient
 
 _CLIENTS: dict[tuple[Any, ...], IntercomClient] = {}
@@ -40,12 +40,15 @@ class DataRootResource(dg.ConfigurableResource):
 
 
 class IntercomResource(dg.ConfigurableResource):
-    """The Intercom client. Empty ``region``/``base_url``/``version`` fall back to the
-    ``INTERCOM_REGION``/``INTERCOM_BASE_URL``/``INTERCOM_VERSION`` settings, or for a named
-    ``connection`` to ``INTERCOM_<NAME>_REGION``/``_BASE_URL``/``_VERSION``."""
+    """The Intercom client of one connection, resolved through ``connections.resolve``: an
+    environment token, a token stored by ``intercom-pipeline connect``, or (``fake``, or demo mode)
+    the registered fake. ``connection`` and ``fake`` are plain, non-secret run config, so one code
+    location's job can act on any configured workspace. ``access_token``/``region``/``base_url``/
+    ``version`` override the resolved values (tests, explicit wiring); a token is never required here."""
 
-    access_token: str
     connection: str = ""
+    fake: bool = False
+    access_token: str = ""
     region: str = ""
     base_url: str = ""
     version: str = ""
@@ -57,33 +60,52 @@ class IntercomResource(dg.ConfigurableResource):
     share_budget: bool = True
     data_root: str = ""
 
+    def _root(self) -> Path:
+        return Path(self.data_root).resolve() if self.data_root else settings.data_root()
+
+    def resolved(self) -> connections.Connection:
+        """The connection this resource stands for, with this resource's knobs and overrides applied."""
+        if self.access_token:
+            base = connections.with_token(self.connection, self.access_token, source="resource")
+        else:
+            base = connections.resolve(self.connection, fake=self.fake or settings.demo_mode(), root=self._root())
+        overrides: dict[str, Any] = {
+            "timeout": self.timeout, "connect_timeout": self.connect_timeout,
+            "target_utilization": self.target_utilization, "rate_share": self.rate_share,
+            "max_concurrency": self.max_concurrency,
+            "ratelimit_dir": self._root() / "ratelimit" if self.share_budget else None,
+        }
+        if self.region:
+            overrides["region"] = self.region
+        if self.base_url:
+            overrides["base_url"] = self.base_url
+        if self.version:
+            overrides["version"] = self.version
+        return dataclasses.replace(base, config=dataclasses.replace(base.config, **overrides))
+
     def client_config(self) -> ClientConfig:
-        env = settings.named_connection_settings(self.connection)
-        region = self.region or env.region
-        base_url = self.base_url or os.environ.get(settings.connection_env_names(self.connection)["base_url"]) or None
-        root = Path(self.data_root).resolve() if self.data_root else settings.data_root()
-        return ClientConfig(
-            token=self.access_token,
-            region=region,
-            base_url=base_url,
-            version=self.version or env.version,
-            timeout=self.timeout,
-            connect_timeout=self.connect_timeout,
-            target_utilization=self.target_utilization,
-            rate_share=self.rate_share,
-            max_concurrency=self.max_concurrency,
-            ratelimit_dir=root / "ratelimit" if self.share_budget else None,
-        )
+        return self.resolved().config
 
     def client(self) -> IntercomClient:
         """The process's client for this configuration (created once, shared by all threads)."""
-        config = self.client_config()
-        key = tuple(sorted((k, str(v)) for k, v in vars(config).items()))
+        resolved = self.resolved()
+        key = (resolved.name, resolved.fake, resolved.source,
+               *sorted((k, str(v)) for k, v in vars(resolved.config).items()))
         with _CLIENTS_LOCK:
             client = _CLIENTS.get(key)
             if client is None or client.closed:  # someone used it as a context manager
-                client = _CLIENTS[key] = IntercomClient(config)
+                client = _CLIENTS[key] = resolved.client()
             return client
+
+    def target(self) -> connections.Target:
+        """The workspace this resource acts on (app id from ``GET /me``, cached by the client)."""
+        return self.resolved().target(self.client())
+
+    def known_target(self) -> connections.Target:
+        """The target without calling Intercom: the app id only if ``GET /me`` already answered."""
+        resolved = self.resolved()
+        return connections.Target(resolved.name, self.client().known_workspace_id or "", resolved.config.region,
+                                  connections.api_host(resolved.config.api_url), resolved.fake)
 
     def workspace_id(self) -> str:
         return self.client().workspace_id
@@ -93,10 +115,8 @@ class IntercomResource(dg.ConfigurableResource):
 
 
 def resources_for(connection: str = "") -> dg.Definitions:
-    """The resources of one connection: its token through ``EnvVar`` (never a literal), one data root."""
-    token_var = settings.connection_env_names(connection)["access_token"]
-    intercom = (IntercomResource(access_token=dg.EnvVar(token_var), connection=connection) if connection
-                else IntercomResource(access_token=dg.EnvVar(token_var)))
+    """The resources of one connection (resolved at run time: no token in config), one data root."""
+    intercom = IntercomResource(connection=connection) if connection else IntercomResource()
     return dg.Definitions(resources={"intercom": intercom, "data_root": DataRootResource()})
 
 

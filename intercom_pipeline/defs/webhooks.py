@@ -15,6 +15,7 @@ notification ids and counts only. ``reconciliation_job`` runs daily (``reconcili
 """
 
 
+import dataclasses
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -40,9 +41,9 @@ class UpstreamErasureConfig(dg.Config):
     merged_into: list[str] = Field(default=[], description="For merges: the surviving contact ('' otherwise).")
 
 
-def api_host(intercom: IntercomResource) -> str:
-    """The API host the workspace is served from (recorded in receipts); no call is made."""
-    return connections.api_host(intercom.client().config.api_url)
+def known_target(intercom: IntercomResource, workspace_id: str) -> connections.Target:
+    """The workspace and API host the receipts name, without calling Intercom."""
+    return dataclasses.replace(intercom.known_target(), app_id=workspace_id)
 
 
 @dg.op(description="Erase upstream-deleted contacts from every local dataset; write the receipt.")
@@ -51,8 +52,9 @@ def erase_upstream_contacts(context: dg.OpExecutionContext, config: UpstreamEras
     merged = config.merged_into or [""] * len(config.contact_ids)
     gone = [upstream.Gone(cid, reason, nid, into or None) for cid, reason, nid, into
             in zip(config.contact_ids, config.reasons, config.notification_ids, merged, strict=True)]
-    receipt = upstream.erase_upstream(Path(data_root.path()), config.workspace_id, api_host(intercom), gone,
-                                      config.notification_ids, source="webhook")
+    target = known_target(intercom, config.workspace_id)
+    receipt = upstream.erase_upstream(Path(data_root.path()), config.workspace_id, target.api_host, gone,
+                                      config.notification_ids, source="webhook", target=target.to_dict())
     context.log.info(f"erased {len(gone)} contact(s) deleted upstream; receipt {receipt.name}")
     context.add_output_metadata({"contacts": len(gone), "receipt": dg.MetadataValue.path(str(receipt))})
 
@@ -115,8 +117,9 @@ class ReconciliationConfig(dg.Config):
 def reconcile_contacts(context: dg.OpExecutionContext, config: ReconciliationConfig,
                        data_root: DataRootResource, intercom: IntercomResource) -> None:
     try:
-        result = reconcile.reconcile(intercom.client(), Path(data_root.path()), api_host(intercom),
-                                     context.run_id, max_calls=config.max_calls)
+        target = intercom.target()
+        result = reconcile.reconcile(intercom.client(), Path(data_root.path()), target.api_host,
+                                     context.run_id, max_calls=config.max_calls, target=target.to_dict())
     except reconcile.OverBudget as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
     context.add_output_metadata({

@@ -129,6 +129,13 @@ class IntercomClient(EndpointsMixin, ConcurrencyMixin):
         return str(workspace)
 
     @property
+    def known_workspace_id(self) -> str | None:
+        """The workspace id if ``GET /me`` already answered, without calling it (for error reports)."""
+        app = (self._me or {}).get("app") or {}
+        workspace = app.get("id_code") or app.get("id")
+        return str(workspace) if workspace else None
+
+    @property
     def workspace_timezone(self) -> str:
         return str((self.me().get("app") or {}).get("timezone") or "UTC")
 

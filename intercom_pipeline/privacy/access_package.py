@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -90,13 +90,14 @@ def assemble(request: PrivacyRequest, parts: Iterable[dict[str, Any]]) -> tuple[
     return out, api_calls
 
 
-def write_package(data_root: Path, request: PrivacyRequest, workspace_id: str,
+def write_package(data_root: Path, request: PrivacyRequest, target: Mapping[str, Any],
                   objects: dict[str, list[dict]], api_calls: int) -> Path:
-    """Write the package atomically and return its folder."""
-    target = package_dir(data_root, request.request_id)
+    """Write the package atomically and return its folder. ``target`` (``connections.Target.to_dict()``)
+    names the workspace, region and API host it came from, and whether that was the fake."""
+    folder = package_dir(data_root, request.request_id)
     storage.ensure_dir(data_root / "privacy", private=True)
     storage.ensure_dir(access_root(data_root), private=True)
-    with storage.atomic_dir(target, private=True) as tmp:
+    with storage.atomic_dir(folder, private=True) as tmp:
         manifest_objects = {}
         for name, records in objects.items():
             path = storage.write_json(tmp / f"{name}.json", {"object_type": name, "records": records}, private=True)
@@ -105,7 +106,8 @@ def write_package(data_root: Path, request: PrivacyRequest, workspace_id: str,
         manifest = {
             "format": FORMAT_VERSION,
             "request": request.public_dict(data_root),
-            "workspace_id": workspace_id,
+            "workspace_id": target["app_id"],
+            "target": dict(target),
             "created_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
             "objects": manifest_objects,
             "counts": {name: len(records) for name, records in objects.items()},
@@ -115,7 +117,7 @@ def write_package(data_root: Path, request: PrivacyRequest, workspace_id: str,
             "erasures": [],
         }
         storage.write_json(tmp / "manifest.json", manifest, private=True)
-    return target
+    return folder
 
 
 def discard_staging(data_root: Path, request_id: str) -> None:
@@ -189,7 +191,8 @@ def collect_batch(client: Any, request: PrivacyRequest, contacts: list[dict[str,
     return part_to_json(parts, companies, api_calls(client) - start)
 
 
-def run_access(client: Any, request: PrivacyRequest, data_root: Path) -> Path:
+def run_access(client: Any, request: PrivacyRequest, data_root: Path,
+               target: Mapping[str, Any] | None = None) -> Path:
     """Run an access request end to end and return the package folder."""
     from intercom_pipeline.privacy import audit
     from intercom_pipeline.privacy.access import find_contacts
@@ -199,12 +202,12 @@ def run_access(client: Any, request: PrivacyRequest, data_root: Path) -> Path:
     with guard(data_root, request, step="access"):
         audit.record_started(data_root, request)
         start = api_calls(client)
-        workspace_id = client.workspace_id
+        target = target or {"app_id": client.workspace_id}
         contacts = find_contacts(client, request)
         search_calls = api_calls(client) - start
         part = collect_batch(client, request, contacts)
         objects, calls = assemble(request, [part])
-        path = write_package(data_root, request, workspace_id, objects, calls + search_calls)
+        path = write_package(data_root, request, target, objects, calls + search_calls)
         audit.append(data_root, "request_completed", request.request_id, result=str(path.relative_to(data_root)),
                      counts={name: len(records) for name, records in objects.items()})
         return path

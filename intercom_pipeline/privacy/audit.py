@@ -152,5 +152,8 @@ def record_received(data_root: Path, request: Any, channel: str) -> dict[str, An
                   dry_run=request.dry_run)
 
 
-def record_started(data_root: Path, request: Any, run_id: str | None = None) -> dict[str, Any]:
-    return append(data_root, "request_started", request.request_id, type=request.type, run_id=run_id)
+def record_started(data_root: Path, request: Any, run_id: str | None = None,
+                   target: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A run started on ``target`` (``connections.Target.to_dict()``: app id, region, host, fake)."""
+    return append(data_root, "request_started", request.request_id, type=request.type, run_id=run_id,
+                  target=target)

@@ -12,7 +12,7 @@ conversations (the cascade); the preview lists them before anything is sent.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +39,10 @@ def api_calls(client: Any) -> int:
 
 
 # -- 1-2. find and preview ---------------------------------------------------------------------
-def plan_deletion(client: Any, request: PrivacyRequest, data_root: Path, workspace_id: str) -> dict[str, Any]:
-    """Find every contact, merge into the ledger, list the cascade and write ``preview.json``."""
+def plan_deletion(client: Any, request: PrivacyRequest, data_root: Path, workspace_id: str,
+                  target: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Find every contact, merge into the ledger, list the cascade and write ``preview.json``.
+    ``target`` (``connections.Target.to_dict()``) is recorded in the plan, preview and receipt."""
     ledger = Ledger.open(data_root, request.request_id)
     plan = ledger.plan()
     found = {str(c["id"]): {"role": c.get("role"), "found_at": now_iso()} for c in find_contacts(client, request)}
@@ -52,11 +54,13 @@ def plan_deletion(client: Any, request: PrivacyRequest, data_root: Path, workspa
     for cid, conversation_ids in cascade(client, unpreviewed).items():
         plan["contacts"][cid]["conversations"] = conversation_ids
     plan.update(request_id=request.request_id, subject_hash=request.subject_hash(data_root),
-                workspace_id=workspace_id, dry_run=request.dry_run, runs=plan.get("runs", 0) + 1)
+                workspace_id=workspace_id, target=dict(target or {"app_id": workspace_id}),
+                dry_run=request.dry_run, runs=plan.get("runs", 0) + 1)
     ledger.save_plan(plan)
     preview = {
         "request": request.public_dict(data_root),
         "workspace_id": workspace_id,
+        "target": plan["target"],
         "generated_at": now_iso(),
         "dry_run": request.dry_run,
         "contacts": [{"id": cid, "role": info.get("role"), "already_deleted": cid in done,
@@ -226,6 +230,7 @@ def write_receipt(data_root: Path, request: PrivacyRequest, verification: dict[s
     receipt = {
         "request": request.public_dict(data_root),
         "workspace_id": plan.get("workspace_id"),
+        "target": plan.get("target"),
         "completed_at": now_iso(),
         "contacts": [{"id": cid, "role": info.get("role"), "result": outcomes.get(cid, {}).get("result"),
                       "source": info.get("source", "search_by_email"),

@@ -4,14 +4,20 @@ If the token lacks a scope the request needs, or the workspace stays unreachable
 retries, the request is not lost: a task file is written under ``privacy/manual/`` (0600 — it may
 name the email, because a person has to act on it), the audit log records it, and the run fails
 with ``ManualHandlingRequired`` whose message says what happened and where the task is.
+
+Two other expected failures stop a request without a task, each with one paragraph saying the cause
+and the next step (``ExpectedFailure``): Intercom rejected the token itself (revoked or invalid:
+reconnect, no scope will help), and the disk holding the data root is full.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterable, Iterator
+import errno
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from intercom_pipeline import storage
 from intercom_pipeline.privacy import audit
@@ -29,11 +35,18 @@ class ManualHandlingRequired(RuntimeError):
         self.reason = reason
 
 
-def classify(exc: BaseException) -> str | None:
-    """'missing_scope', 'unreachable', or None when the error is not one a person must handle."""
-    from intercom_pipeline.intercom import Forbidden, TransientError, Unauthorized
+class ExpectedFailure(RuntimeError):
+    """A failure with a known cause and next step; the message is one paragraph and holds no email."""
 
-    if isinstance(exc, Unauthorized | Forbidden):
+
+def classify(exc: BaseException) -> str | None:
+    """'missing_scope', 'unreachable', or None when the error is not one a person must handle.
+
+    A 401 that is not about a scope means the token itself is dead (revoked, invalid): that is for
+    ``expected_failure``, not a manual task asking for a permission."""
+    from intercom_pipeline.intercom import Forbidden, TransientError
+
+    if isinstance(exc, Forbidden):  # includes ScopeMissing, whatever the status
         return "missing_scope"
     if isinstance(exc, TransientError):
         return "unreachable"
@@ -45,24 +58,51 @@ def manual_dir(data_root: Path) -> Path:
     return storage.ensure_dir(data_root / "privacy" / "manual", private=True)
 
 
+def expected_failure(data_root: Path, request: PrivacyRequest, error: BaseException,
+                     target: Mapping[str, Any] | None = None) -> ExpectedFailure | None:
+    """A dead token or a full disk, as one paragraph with the way out; None for anything else."""
+    from intercom_pipeline.intercom import Unauthorized
+
+    resume = f"then re-run with --request-id {request.request_id} (finished work is kept)"
+    if isinstance(error, Unauthorized):
+        where = _where(target)
+        return ExpectedFailure(
+            f"Privacy request {request.request_id} stopped: Intercom rejected the access token{where} as revoked or "
+            f"invalid ({error.status} {error.code or ''}). No permission is missing: the token itself no longer "
+            f"works. Reconnect with `intercom-pipeline connect` or set a new access token, {resume}.")
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return ExpectedFailure(
+            f"Privacy request {request.request_id} stopped: the disk holding {data_root} is full (no space left "
+            f"on device while writing {error.filename or 'under the data root'}). Free space on that disk, {resume}.")
+    return None
+
+
+def _where(target: Mapping[str, Any] | None) -> str:
+    if not target:
+        return ""
+    return f" for connection '{target.get('connection')}' ({target.get('api_host')})"
+
+
 def create_task(data_root: Path, request: PrivacyRequest, reason: str, error: BaseException,
-                contact_ids: Iterable[str] = ()) -> Path:
+                contact_ids: Iterable[str] = (), target: Mapping[str, Any] | None = None) -> Path:
     """Write ``privacy/manual/<request_id>.md`` and record it in the audit log."""
     path = manual_dir(data_root) / f"{request.request_id}.md"
-    text = _task_text(request, reason, error, sorted(contact_ids))
+    text = _task_text(request, reason, error, sorted(contact_ids), target)
     storage.write_bytes(path, text.encode(), private=True)
     audit.append(data_root, "manual_task_created", request.request_id, reason=reason,
-                 subject_hash=request.subject_hash(data_root), task=str(path.relative_to(data_root)))
+                 subject_hash=request.subject_hash(data_root), task=str(path.relative_to(data_root)),
+                 target=dict(target or {}))
     return path
 
 
 def require_manual(data_root: Path, request: PrivacyRequest, error: BaseException,
-                   contact_ids: Iterable[str] = ()) -> ManualHandlingRequired | None:
+                   contact_ids: Iterable[str] = (),
+                   target: Mapping[str, Any] | None = None) -> ManualHandlingRequired | None:
     """If ``error`` calls for a person, write the task and return the exception to raise."""
     reason = classify(error)
     if reason is None:
         return None
-    path = create_task(data_root, request, reason, error, contact_ids)
+    path = create_task(data_root, request, reason, error, contact_ids, target)
     what = ("the Intercom token lacks a permission this request needs" if reason == "missing_scope"
             else "Intercom stayed unreachable after retries")
     message = (f"Privacy request {request.request_id} needs manual handling: {what} "
@@ -72,18 +112,22 @@ def require_manual(data_root: Path, request: PrivacyRequest, error: BaseExceptio
 
 
 @contextlib.contextmanager
-def guard(data_root: Path, request: PrivacyRequest, step: str) -> Iterator[None]:
-    """Audit a failing step; turn scope and reachability errors into a manual task."""
+def guard(data_root: Path, request: PrivacyRequest, step: str,
+          target: Mapping[str, Any] | None = None) -> Iterator[None]:
+    """Audit a failing step; scope and reachability errors become a manual task, a dead token or a
+    full disk an ``ExpectedFailure``."""
     try:
         yield
-    except ManualHandlingRequired:
+    except (ManualHandlingRequired, ExpectedFailure):
         raise
     except Exception as exc:
-        manual = require_manual(data_root, request, exc, _known_contacts(data_root, request))
-        audit.append(data_root, "request_failed", request.request_id, step=step, error=type(exc).__name__,
-                     manual_task=bool(manual))
-        if manual is not None:
-            raise manual from exc
+        stop = expected_failure(data_root, request, exc, target)
+        manual = None if stop else require_manual(data_root, request, exc, _known_contacts(data_root, request), target)
+        with contextlib.suppress(OSError):  # a full disk must not hide the real error
+            audit.append(data_root, "request_failed", request.request_id, step=step, error=type(exc).__name__,
+                         manual_task=bool(manual))
+        if stop is not None or manual is not None:
+            raise (stop or manual) from exc
         raise
 
 
@@ -94,7 +138,8 @@ def _known_contacts(data_root: Path, request: PrivacyRequest) -> list[str]:
     return sorted(storage.read_json(plan).get("contacts", {})) if plan.exists() else []
 
 
-def _task_text(request: PrivacyRequest, reason: str, error: BaseException, contact_ids: list[str]) -> str:
+def _task_text(request: PrivacyRequest, reason: str, error: BaseException, contact_ids: list[str],
+               target: Mapping[str, Any] | None) -> str:
     action = "access" if request.type == "access" else "deletion"
     scope = SCOPE_FOR[request.type]
     lines = [
@@ -102,6 +147,7 @@ def _task_text(request: PrivacyRequest, reason: str, error: BaseException, conta
         "",
         f"Created {dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()}; received {request.received_at}.",
         f"Data subject email: {request.email}  (compare case-insensitively; a +suffix is a different address)",
+        f"Workspace: {_target_line(target)}",
         "",
         "## Why this needs a person",
         _why(reason, scope, error),
@@ -114,6 +160,14 @@ def _task_text(request: PrivacyRequest, reason: str, error: BaseException, conta
         "Keep this file private: it names the data subject.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _target_line(target: Mapping[str, Any] | None) -> str:
+    if not target:
+        return "unknown (the request stopped before Intercom said which workspace the token belongs to)"
+    fake = " — the embedded FAKE Intercom, not a real workspace" if target.get("fake") else ""
+    return (f"app id {target.get('app_id') or 'unknown'}, connection '{target.get('connection')}', "
+            f"region {target.get('region')}, API host {target.get('api_host')}{fake}")
 
 
 def _why(reason: str, scope: str, error: BaseException) -> str:

@@ -1,14 +1,18 @@
-"""A privacy request: who asked, for what, and with which options — validated once, here.
+"""A privacy request: who asked, for what, in which workspace, with which options — validated once, here.
 
-Every intake channel (the Dagster launchpad, the CLI, the inbox folder) builds a ``PrivacyRequest``
-through ``PrivacyRequest.from_dict``, so a malformed request gets the same clear error everywhere.
-Errors name the field and what was expected, but never echo the value: the value may be an email
-address, and error messages end up in Dagster event logs and CLI output.
+This module is the one input schema. Every intake channel builds a ``PrivacyRequest`` through
+``PrivacyRequest.from_dict`` (inbox files through ``parse_json`` first, the CLI from its flags), and
+every run (CLI, sensor, launchpad) validates its execution options through ``RunOptions.from_dict``,
+so a malformed request gets the same clear error everywhere. The schema is strict: an unknown key at
+any level is refused naming it (``options.dryrun``), duplicate JSON keys are refused, numbers have
+bounds and free text a safe alphabet. Errors name the field and what was expected, but never echo
+the value: the value may be an email address, and error messages end up in logs and CLI output.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import secrets
 from collections.abc import Mapping
@@ -36,6 +40,14 @@ EMAIL_RE = re.compile(
     r"^(?!\.)[^\s@\"(),:;<>\[\]\\]+(?<!\.)@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_][\w-]{1,62}$"
 )
 FIELD_NAME_RE = re.compile(r"^[A-Za-z0-9_.]+$")
+# A workspace is named by connection name (``eu``) or Intercom app id (``abc123de``).
+WORKSPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+# Intake channels and similar free text that ends up in tags and audit entries.
+SOURCE_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+BATCH_SIZE_BOUNDS = (1, 1000)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+REQUEST_KEYS = ("request_id", "type", "identifier", "email", "received_at", "workspace", "options")
+OPTION_KEYS = {"access": ("objects",), "deletion": ("dry_run", "contact_ids")}
 CONTACT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -83,6 +95,7 @@ class PrivacyRequest:
     # deletion only; checked against the email wherever the API still shows the contact.
     contact_ids: tuple[str, ...] = ()
     objects: dict[str, FieldSelection] = field(default_factory=default_selection)
+    workspace: str = ""  # connection name or app id; "" = the only configured workspace
 
     @property
     def email_key(self) -> str:
@@ -102,6 +115,7 @@ class PrivacyRequest:
             "type": self.type,
             "identifier": {"category": "email", "value": self.email},
             "received_at": self.received_at,
+            "workspace": self.workspace,
             "options": self.options_dict(),
         }
 
@@ -117,6 +131,7 @@ class PrivacyRequest:
             "type": self.type,
             "identifier": {"category": "email", "subject_hash": self.subject_hash(data_root)},
             "received_at": self.received_at,
+            "workspace": self.workspace,
             "options": self.options_dict(),
         }
 
@@ -124,15 +139,14 @@ class PrivacyRequest:
     def from_dict(cls, data: Any, default_request_id: str | None = None) -> PrivacyRequest:
         if not isinstance(data, Mapping):
             raise PrivacyRequestError("request", "expected a JSON object")
-        unknown = set(data) - {"request_id", "type", "identifier", "email", "received_at", "options"}
-        if unknown:
-            raise PrivacyRequestError(sorted(unknown)[0], "unknown field (expected request_id, type, "
-                                      "identifier, received_at, options)")
+        _no_unknown_keys("", data, REQUEST_KEYS)
         request_type = _request_type(data.get("type"))
         options = data.get("options") or {}
         if not isinstance(options, Mapping):
             raise PrivacyRequestError("options", "expected an object")
+        _no_unknown_keys("options.", options, ("dry_run", "contact_ids", "objects"))
         return cls(
+            workspace=validate_workspace(data.get("workspace")),
             request_id=validate_request_id(data.get("request_id") or default_request_id or new_request_id()),
             type=request_type,
             email=_identifier_email(data),
@@ -141,6 +155,74 @@ class PrivacyRequest:
             contact_ids=_contact_ids(options, request_type),
             objects=_objects(options, request_type),
         )
+
+
+def _no_unknown_keys(prefix: str, data: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
+    """Refuse the first unknown key, naming its full path (e.g. ``options.dryrun``)."""
+    unknown = sorted(str(key) for key in data if key not in allowed)
+    if unknown:
+        raise PrivacyRequestError(prefix + _printable(unknown[0]), f"unknown key (expected {', '.join(allowed)})")
+
+
+def _printable(key: str) -> str:
+    """A key safe to put in an error message: short, no control characters, no email."""
+    text = _CONTROL.sub("?", key)[:40]
+    return "<a key that looks like an email>" if "@" in text else text
+
+
+def parse_json(raw: bytes) -> Any:
+    """Strict JSON: refuse duplicate keys (at any level), NaN/Infinity and undecodable bytes."""
+    try:
+        return json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise PrivacyRequestError("file", "not UTF-8 text") from None
+    except RecursionError:
+        raise PrivacyRequestError("file", "nested too deeply") from None
+    except json.JSONDecodeError as exc:
+        raise PrivacyRequestError("file", f"not valid JSON (line {exc.lineno}, column {exc.colno})") from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise PrivacyRequestError(_printable(key), "duplicate key (each key may appear once)")
+        seen[key] = value
+    return seen
+
+
+def _no_constant(name: str) -> Any:
+    raise PrivacyRequestError("file", f"{name} is not a JSON number")
+
+
+def validate_workspace(value: Any) -> str:
+    if value in (None, ""):
+        return ""
+    if not isinstance(value, str) or not WORKSPACE_RE.match(value):
+        raise PrivacyRequestError("workspace", "expected a connection name or Intercom app id "
+                                  "(1-64 letters, digits, '_' or '-')")
+    return value
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run executes a sealed request: the launchpad's whole config, also built by CLI and sensor."""
+
+    request_id: str
+    source: str = "launchpad"
+    batch_size: int = 25
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunOptions:
+        _no_unknown_keys("", data, ("request_id", "source", "batch_size"))
+        source = data.get("source", "launchpad")
+        if not isinstance(source, str) or not SOURCE_RE.match(source):
+            raise PrivacyRequestError("source", "expected 1-32 lower-case letters, digits, '_' or '-'")
+        size = data.get("batch_size", 25)
+        low, high = BATCH_SIZE_BOUNDS
+        if isinstance(size, bool) or not isinstance(size, int) or not low <= size <= high:
+            raise PrivacyRequestError("batch_size", f"expected an integer from {low} to {high}")
+        return cls(validate_request_id(data.get("request_id")), source, size)
 
 
 def new_request_id(now: dt.datetime | None = None) -> str:
@@ -158,6 +240,8 @@ def validate_request_id(value: Any) -> str:
 def validate_email(value: Any, field_name: str = "identifier.value") -> str:
     if not isinstance(value, str) or not value.strip():
         raise PrivacyRequestError(field_name, "an email address is required")
+    if _CONTROL.search(value):
+        raise PrivacyRequestError(field_name, "control characters are not allowed")
     text = value.strip()
     if len(text) > 254 or not EMAIL_RE.match(text) or ".." in text:
         raise PrivacyRequestError(field_name, "not a valid email address (expected a local part, an at sign and a dotted domain)")
@@ -179,7 +263,7 @@ def validate_received_at(value: Any) -> str:
 
 
 def _request_type(value: Any) -> str:
-    if value not in REQUEST_TYPES:
+    if not isinstance(value, str) or value not in REQUEST_TYPES:
         raise PrivacyRequestError("type", "expected 'access' or 'deletion'")
     return value
 
@@ -192,6 +276,7 @@ def _identifier_email(data: Mapping[str, Any]) -> str:
     identifier = data.get("identifier")
     if not isinstance(identifier, Mapping):
         raise PrivacyRequestError("identifier", 'expected {"category": "email", "value": "<address>"}')
+    _no_unknown_keys("identifier.", identifier, ("category", "value"))
     if identifier.get("category") not in IDENTIFIER_CATEGORIES:
         raise PrivacyRequestError("identifier.category", "expected 'email'")
     return validate_email(identifier.get("value"), "identifier.value")
@@ -226,7 +311,7 @@ def _objects(options: Mapping[str, Any], request_type: str) -> dict[str, FieldSe
         raise PrivacyRequestError("options.objects", f"expected an object keyed by {', '.join(OBJECT_TYPES)}")
     for name, value in given.items():
         if name not in OBJECT_TYPES:
-            raise PrivacyRequestError(f"options.objects.{name}", f"unknown object type (expected one of {', '.join(OBJECT_TYPES)})")
+            raise PrivacyRequestError(f"options.objects.{_printable(str(name))}", f"unknown object type (expected one of {', '.join(OBJECT_TYPES)})")
         selection[name] = _selection(f"options.objects.{name}", value, selection[name])
     return selection
 
@@ -236,9 +321,7 @@ def _selection(path: str, value: Any, default: FieldSelection) -> FieldSelection
         return FieldSelection(include=value, fields=default.fields, exclude=default.exclude)
     if not isinstance(value, Mapping):
         raise PrivacyRequestError(path, 'expected true, false or {"include", "fields", "exclude"}')
-    extra = set(value) - {"include", "fields", "exclude"}
-    if extra:
-        raise PrivacyRequestError(f"{path}.{sorted(extra)[0]}", "unknown key (expected include, fields, exclude)")
+    _no_unknown_keys(f"{path}.", value, ("include", "fields", "exclude"))
     include = value.get("include", True)
     if not isinstance(include, bool):
         raise PrivacyRequestError(f"{path}.include", "expected true or false")

@@ -99,7 +99,7 @@ def _calls(client: Any) -> int:
 
 
 def reconcile(client: Any, data_root: Path, api_host: str, run_id: str, max_calls: int = 2000,
-              now: float | None = None) -> Reconciliation:
+              now: float | None = None, target: dict[str, Any] | None = None) -> Reconciliation:
     """Erase local contacts Intercom no longer returns; count those the webhook queue never saw."""
     workspace_id = client.workspace_id
     held = local_contacts(data_root, workspace_id)
@@ -114,7 +114,7 @@ def reconcile(client: Any, data_root: Path, api_host: str, run_id: str, max_call
     receipt = None
     if gone:
         receipt = erase_upstream(data_root, workspace_id, api_host, [Gone(cid, "reconciliation") for cid in gone],
-                                 [f"reconcile:{run_id}"], source="reconciliation")
+                                 [f"reconcile:{run_id}"], source="reconciliation", target=target)
     return Reconciliation(workspace_id, len(held), len(live), gone, missed, calls, receipt)
 
 

@@ -21,9 +21,10 @@ surviving contact.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from intercom_pipeline import erasure_registry, storage
 from intercom_pipeline.privacy import audit
@@ -53,8 +54,10 @@ def erasure_id(trigger: Iterable[str]) -> str:
 
 
 def erase_upstream(data_root: Path, workspace_id: str, api_host: str, gone: list[Gone],
-                   trigger: Iterable[str], source: str) -> Path:
-    """Remove every ``gone`` contact from every local dataset of the workspace; returns the receipt."""
+                   trigger: Iterable[str], source: str, target: Mapping[str, Any] | None = None) -> Path:
+    """Remove every ``gone`` contact from every local dataset of the workspace; returns the receipt.
+
+    ``target`` (``connections.Target.to_dict()``) is recorded as it is in every other receipt."""
     eid = erasure_id(trigger)
     folder = upstream_dir(data_root, eid)
     receipt_path = folder / "receipt.json"
@@ -66,15 +69,16 @@ def erase_upstream(data_root: Path, workspace_id: str, api_host: str, gone: list
                  source=source, contact_ids=sorted(ids), notification_ids=notifications)
     record_merges(data_root, workspace_id, {g.contact_id: g.merged_into for g in gone if g.merged_into})
     files: dict[str, list[str]] = {}
-    for target in erasure_registry.targets():
-        changed = target.erase(data_root, workspace_id, ids) if ids else []
-        files[target.name] = [_relative(p, data_root) for p in changed]
+    for dataset in erasure_registry.targets():
+        changed = dataset.erase(data_root, workspace_id, ids) if ids else []
+        files[dataset.name] = [_relative(p, data_root) for p in changed]
     audit.append(data_root, "local_copies_erased", eid, contacts=len(ids),
                  files={name: len(paths) for name, paths in files.items()})
     counts = {"contacts": len(ids), "local_files_rewritten": sum(len(v) for v in files.values())}
     receipt = {
         "erasure_id": eid, "kind": "upstream_deletion", "source": source,
         "workspace_id": workspace_id, "api_host": api_host, "completed_at": now_iso(),
+        "target": dict(target or {"app_id": workspace_id, "api_host": api_host}),
         "contacts": [{"id": g.contact_id, "reason": g.reason, "notification_id": g.notification_id,
                       "merged_into": g.merged_into} for g in sorted(gone, key=lambda g: g.contact_id)],
         "counts": counts,

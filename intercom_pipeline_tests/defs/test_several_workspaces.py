@@ -70,7 +70,8 @@ def test_second_location_in_its_own_process_prefixes_every_key():
             "parents": sorted(p.to_user_string() for k in graph.get_all_asset_keys() for p in graph.get(k).parent_keys),
             "sensor": defs.get_sensor_def("discovery_on_change").asset_key.to_user_string(),
             "jobs": jobs,
-            "token_var": defs.resources["intercom"].access_token.env_var_name,
+            "connection": defs.resources["intercom"].connection,
+            "token_in_config": defs.resources["intercom"].access_token,
             "default_keys": sorted(k.to_user_string() for k in module.defs.resolve_asset_graph().get_all_asset_keys()),
         }))
     """)
@@ -84,7 +85,8 @@ def test_second_location_in_its_own_process_prefixes_every_key():
     assert out["checks"] and all(k.startswith("eu/") for k in out["checks"])
     assert out["parents"] and all(p.startswith("eu/") for p in out["parents"])  # deps follow the prefix
     assert out["sensor"] == "eu/detection_changes"
-    assert out["token_var"] == "INTERCOM_EU_ACCESS_TOKEN"
+    assert out["connection"] == "eu"
+    assert out["token_in_config"] == ""  # resolved at run time by connections.resolve, never config
     assert "eu/tags" in out["jobs"]["exports_snapshot_job"] and out["jobs"]["warehouse_job"] == ["eu/warehouse"]
     assert {"detection_job", "discovery_job", "access_job", "deletion_job"} <= set(out["jobs"])
     for selected in out["jobs"].values():

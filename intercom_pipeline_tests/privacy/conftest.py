@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 
+from intercom_pipeline import connections
 from intercom_pipeline.privacy.requests import PrivacyRequest
 
 
@@ -71,6 +73,18 @@ class ClientResource:
 
     def workspace_id(self) -> str:
         return self._client.workspace_id
+
+    def resolved(self) -> Any:
+        """Where intake routes requests in these tests: the (non-fake) default connection."""
+        return SimpleNamespace(name=connections.DEFAULT, fake=False)
+
+    def target(self) -> connections.Target:
+        return connections.Target(connections.DEFAULT, self._client.workspace_id, "us",
+                                  connections.api_host(self._client.config.api_url), False)
+
+    def known_target(self) -> connections.Target:
+        return connections.Target(connections.DEFAULT, self._client.known_workspace_id or "", "us",
+                                  connections.api_host(self._client.config.api_url), False)
 
 
 @pytest.fixture

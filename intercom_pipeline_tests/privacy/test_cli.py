@@ -40,16 +40,29 @@ def test_delete_runs_the_job_prints_ids_and_paths_never_the_email(data_root, mon
     assert [e["event"] for e in audit.entries(data_root, "cli_del")][:2] == ["request_received", "request_started"]
 
 
-def test_without_a_token_access_uses_the_fake_and_says_so(data_root, monkeypatch, capsys):
-    monkeypatch.delenv("INTERCOM_ACCESS_TOKEN", raising=False)
-    monkeypatch.delenv("INTERCOM_BASE_URL", raising=False)
+def test_fake_only_with_fake_flag_and_the_package_says_so(data_root, capsys):
     email = Emulator(EmulatorConfig(seed=7, contacts=2000)).hard_cases["shared_email"]["email"]
-    code = cli.main(["access", "--email", email, "--request-id", "cli_acc"])
+    code = cli.main(["access", "--email", email, "--request-id", "cli_acc", "--fake"])
     out = capsys.readouterr()
     assert code == 0, out
     assert "embedded fake Intercom" in out.err
     assert email not in out.out + out.err
-    assert storage.read_json(data_root / "privacy" / "access" / "cli_acc" / "manifest.json")["counts"]["contacts"] == 2
+    manifest = storage.read_json(data_root / "privacy" / "access" / "cli_acc" / "manifest.json")
+    assert manifest["counts"]["contacts"] == 2
+    assert manifest["target"]["fake"] is True
+    assert manifest["target"]["api_host"].startswith("127.0.0.1:")
+
+
+def test_without_a_token_privacy_commands_refuse_and_never_use_the_fake(data_root, capsys):
+    for command in (["access", "--email", "a@example.com"], ["delete", "--email", "a@example.com"]):
+        assert cli.main(command) == 2
+        err = capsys.readouterr().err
+        assert "INTERCOM_ACCESS_TOKEN" in err
+        assert "intercom-pipeline connect" in err
+        assert "--fake" in err
+        assert "Traceback" not in err
+    assert not (data_root / "privacy" / "access").exists()
+    assert not (data_root / "privacy" / "deletion").exists()
 
 
 def test_invalid_email_exits_2_naming_the_field(data_root, capsys):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from typing import Any
 
@@ -11,10 +12,10 @@ import dagster as dg
 import pytest
 from dagster._serdes import serialize_value
 
-from intercom_pipeline import storage
+from intercom_pipeline import connections, storage
 from intercom_pipeline.defs import privacy as privacy_defs
 from intercom_pipeline.defs.resources import DataRootResource
-from intercom_pipeline.privacy import audit, inbox
+from intercom_pipeline.privacy import audit, inbox, sealed
 from intercom_pipeline_tests.fixtures_client import make_client
 from intercom_pipeline_tests.fixtures_emulator import make_emulator
 from intercom_pipeline_tests.privacy.conftest import (
@@ -47,19 +48,28 @@ def instance():
         yield inst
 
 
-def run(job: str, request, client, data_root, instance, **config: Any) -> dg.ExecuteInProcessResult:
-    run_config = privacy_defs.run_config_for(request, source="launchpad")
-    next(iter(run_config["ops"].values()))["config"].update(config)
-    defs = dg.Definitions.merge(privacy_defs.defs, dg.Definitions(resources={
+def privacy_defs_with(client, data_root) -> dg.Definitions:
+    return dg.Definitions.merge(privacy_defs.defs, dg.Definitions(resources={
         "intercom": ClientResource(client), "data_root": DataRootResource(path=str(data_root))}))
-    return defs.resolve_job_def(job).execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+
+
+def run(job: str, request, client, data_root, instance, **config: Any) -> dg.ExecuteInProcessResult:
+    """Seal the request (as the CLI and the inbox do), then run it by id, as the launchpad would."""
+    sealed.seal(data_root, request, connections.DEFAULT, fake=False)
+    audit.record_received(data_root, request, channel="cli")
+    run_config = privacy_defs.run_config_for(request.request_id, request.type, "launchpad")
+    del run_config["resources"]  # the stand-in resource takes no config
+    next(iter(run_config["ops"].values()))["config"].update(config)
+    return privacy_defs_with(client, data_root).resolve_job_def(job).execute_in_process(
+        run_config=run_config, instance=instance, raise_on_error=False)
 
 
 def assert_no_email_in_dagster(instance, result, email: str) -> None:
-    """The email may be in the run config only: never in events, metadata, logs or tags."""
+    """The email is nowhere in Dagster: not in run config, events, metadata, logs or tags."""
     events = "\n".join(serialize_value(e) for e in instance.all_logs(result.run_id)).lower()
     assert events and email.lower() not in events
     run_record = instance.get_run_by_id(result.run_id)
+    assert email.lower() not in json.dumps(run_record.run_config).lower()
     assert email.lower() not in json.dumps(run_record.tags).lower()
     assert email.lower() not in (run_record.job_name + str(run_record.step_keys_to_execute)).lower()
 
@@ -140,23 +150,44 @@ def test_deletion_job_survives_5xx_and_429(emulator, client, data_root, instance
     assert emulator.stats()["faults"]["server_error"] > 0
 
 
-def test_launchpad_config_with_only_an_email_runs(emulator, client, data_root, instance, hard):
-    defs = dg.Definitions.merge(privacy_defs.defs, dg.Definitions(resources={
-        "intercom": ClientResource(client), "data_root": DataRootResource(path=str(data_root))}))
-    config = {"ops": {"find_access_subject": {"config": {"email": hard["plus_addressed"]["email"]}}}}
-    result = defs.resolve_job_def("access_job").execute_in_process(run_config=config, instance=instance)
-    request_id = instance.get_run_by_id(result.run_id).tags["privacy/request_id"]
-    assert request_id == "req_" + result.run_id.replace("-", "")[:20]  # generated, stable across ops
-    manifest = storage.read_json(data_root / "privacy" / "access" / request_id / "manifest.json")
-    assert manifest["counts"]["contacts"] == 1 and manifest["request"]["received_at"].endswith("+00:00")
+def test_launchpad_runs_a_sealed_request_by_id_and_records_the_target(emulator, client, data_root, instance, hard):
+    request = access_request(hard["plus_addressed"]["email"], "acc_pad")
+    sealed.seal(data_root, request, connections.DEFAULT, fake=False)
+    config = {"ops": {"find_access_subject": {"config": {"request_id": "acc_pad"}}}}
+    result = privacy_defs_with(client, data_root).resolve_job_def("access_job").execute_in_process(
+        run_config=config, instance=instance)
+    manifest = storage.read_json(data_root / "privacy" / "access" / "acc_pad" / "manifest.json")
+    assert manifest["counts"]["contacts"] == 1
+    assert manifest["target"] == {"connection": "default", "app_id": emulator.app_id, "region": "us",
+                                  "api_host": "intercom.test", "fake": False}
+    assert not sealed.is_sealed(data_root, "acc_pad")  # complete: the email is no longer kept for it
+    assert_no_email_in_dagster(instance, result, hard["plus_addressed"]["email"])
 
 
-def test_invalid_email_in_run_config_fails_naming_the_field(client, data_root, instance):
-    request = access_request("valid@example.com", "acc_bad")
-    result = run("access_job", request, client, data_root, instance, email="not-an-email")
+@pytest.mark.parametrize(("config", "named"), [
+    ({"request_id": "r", "dryrun": True}, "dryrun"),                    # a typo is an error, not a default
+    ({"request_id": "r", "email": "jane@example.com"}, "email"),       # the email never enters run config
+    ({"request_id": "r", "options": {"dry_run": True}}, "options"),
+])
+def test_launchpad_config_refuses_unknown_keys_naming_them(client, data_root, instance, config, named):
+    job = privacy_defs_with(client, data_root).resolve_job_def("deletion_job")
+    with pytest.raises(dg.DagsterInvalidConfigError, match=named):
+        job.execute_in_process(run_config={"ops": {"plan_deletion_request": {"config": config}}}, instance=instance)
+
+
+@pytest.mark.parametrize(("config", "field"), [
+    ({"batch_size": -5}, "batch_size"), ({"batch_size": 0}, "batch_size"),
+    ({"source": "evil\nchannel"}, "source"), ({"source": "x" * 40}, "source"),
+    ({"request_id": "../etc"}, "request_id"), ({"request_id": "never_sealed"}, "request_id"),
+])
+def test_launchpad_config_out_of_bounds_fails_naming_the_field(emulator, client, data_root, instance, hard, config,
+                                                               field):
+    request = deletion_request(hard["shared_email"]["email"], "del_bounds")
+    result = run("deletion_job", request, client, data_root, instance, **config)
     assert not result.success
     failure = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"][0]
-    assert "identifier.value" in failure.event_specific_data.error.message
+    assert re.search(r"Invalid (?:run config|request): (\w+):", failure.event_specific_data.error.message)[1] == field
+    assert emulator.calls() == 0
 
 
 def write_old(path, payload) -> None:
@@ -164,7 +195,8 @@ def write_old(path, payload) -> None:
     os.utime(path, (time.time() - 60, time.time() - 60))  # complete: not still being copied
 
 
-def test_inbox_sensor_launches_each_request_once_and_rejects_malformed(client, data_root, instance):
+def test_inbox_sensor_launches_each_request_once_and_rejects_malformed(client, data_root, instance, monkeypatch):
+    monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", "configured")  # one workspace: requests default to it
     folder = inbox.folder(data_root, "inbox")
     write_old(folder / "1.json", {"request_id": "r_one", "type": "deletion", "email": "x@example.com"})
     write_old(folder / "2.json", {"type": "access", "email": "x@"})
@@ -175,13 +207,14 @@ def test_inbox_sensor_launches_each_request_once_and_rejects_malformed(client, d
     config = result.run_requests[0].run_config["ops"]["plan_deletion_request"]["config"]
     assert config["source"] == "inbox" and config["request_id"] == "r_one"
     assert "x@" not in json.dumps(result.run_requests[0].tags)
-    assert (data_root / "privacy" / "rejected" / "2.json.reason.txt").read_text().startswith("email:")
+    assert "x@" not in json.dumps(result.run_requests[0].run_config)
+    [record] = (data_root / "privacy" / "rejected").glob("*.json")
+    assert storage.read_json(record)["reason"].startswith("email:")
     assert list(folder.iterdir()) == []
-    defs = dg.Definitions.merge(privacy_defs.defs, dg.Definitions(resources={
-        "intercom": ClientResource(client), "data_root": DataRootResource(path=str(data_root))}))
     request = result.run_requests[0]
-    launched = defs.resolve_job_def(request.job_name).execute_in_process(
-        run_config=request.run_config, instance=instance, tags=request.tags)
+    run_config = {k: v for k, v in request.run_config.items() if k != "resources"}  # stand-in resource
+    launched = privacy_defs_with(client, data_root).resolve_job_def(request.job_name).execute_in_process(
+        run_config=run_config, instance=instance, tags=request.tags)
     assert launched.success and (data_root / "privacy" / "deletion" / "r_one" / "receipt.json").exists()
     assert [e["event"] for e in audit.entries(data_root, "r_one")][:2] == ["request_received", "request_started"]
     again = privacy_defs.privacy_inbox_sensor(dg.build_sensor_context(instance=instance, resources=resources))
@@ -189,7 +222,8 @@ def test_inbox_sensor_launches_each_request_once_and_rejects_malformed(client, d
     write_old(folder / "1.json", {"request_id": "r_one", "type": "deletion", "email": "x@example.com"})
     third = privacy_defs.privacy_inbox_sensor(dg.build_sensor_context(instance=instance, resources=resources))
     assert not third.run_requests  # the same request id is never run twice
-    assert "already received" in (data_root / "privacy" / "rejected" / "1.json.reason.txt").read_text()
+    reasons = [storage.read_json(r)["reason"] for r in (data_root / "privacy" / "rejected").glob("*.json")]
+    assert any("already received" in reason for reason in reasons)
 
 
 def test_every_op_that_calls_intercom_is_in_the_pool_and_a_limit_of_one_still_completes(

@@ -94,6 +94,8 @@ def test_contact_deleted_in_intercom_is_erased_everywhere_after_one_sensor_tick(
     receipt = storage.read_json(receipts[0])
     assert receipt["workspace_id"] == client.workspace_id
     assert receipt["api_host"] == "intercom.test"
+    assert receipt["target"]["app_id"] == client.workspace_id
+    assert receipt["target"]["api_host"] == "intercom.test"
     assert [c["id"] for c in receipt["contacts"]] == [local["id"]]
     assert receipt["contacts"][0]["reason"] == "contact.deleted"
     assert receipt["local_erasure"]["exports"]
