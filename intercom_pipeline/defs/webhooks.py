@@ -10,12 +10,14 @@ every workspace; each location acts on its own ``app_id``):
 * for the other topics launches ``detection_job`` for the latest window, with the affected
   object types as a tag;
 
-then moves the entries to ``webhooks/done/``. Run config, tags and logs hold contact ids,
+and on its next tick moves those entries to ``webhooks/done/`` (the cursor holds the notification ids
+whose runs were submitted, committed by Dagster together with the run requests). Run config, tags and logs hold contact ids,
 notification ids and counts only. ``reconciliation_job`` runs daily (``reconciliation_daily``).
 """
 
 
 import dataclasses
+import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -145,21 +147,22 @@ def build_sensor(detection_job: Any) -> dg.SensorDefinition:
     def webhook_queue_sensor(context: dg.SensorEvaluationContext, data_root: DataRootResource,
                              intercom: IntercomResource) -> dg.SensorResult:
         queue = Queue(Path(data_root.path()))
-        pending = queue.pending()
-        if not pending:
-            return dg.SensorResult(skip_reason="no queued webhook notifications")
+        requested = set(json.loads(context.cursor or "[]"))
         # Each code location acts for its own workspace only (GET /me, cached per process); the
         # receipts then name the right API host. Other workspaces' entries wait for their location.
-        workspace = intercom.workspace_id()
-        pending = [r for r in pending if r["app_id"] == workspace]
-        if not pending:
-            return dg.SensorResult(skip_reason=f"no queued notifications for workspace {workspace}")
-        runs = requests_for(pending)
-        # The runs are recorded with their run keys before the entries move: a crash in between
-        # re-submits the same keys, which Dagster launches only once.
-        queue.mark_done(pending)
-        context.log.info(f"{len(pending)} notification(s) -> {len(runs)} run(s)")
-        return dg.SensorResult(run_requests=runs)
+        pending = queue.pending()
+        workspace = intercom.workspace_id() if pending else ""
+        mine = [r for r in pending if r["app_id"] == workspace]
+        # Entries in the cursor had their runs submitted by an earlier tick (Dagster stores the
+        # cursor with the tick's run requests): only now do they move to done/. A crash anywhere
+        # before leaves them queued and not in the cursor, so they are requested again, once.
+        queue.mark_done([r for r in mine if r["id"] in requested])
+        new = [r for r in mine if r["id"] not in requested]
+        if not new:
+            return dg.SensorResult(skip_reason="no new webhook notifications for this workspace", cursor="[]")
+        runs = requests_for(new)
+        context.log.info(f"{len(new)} notification(s) -> {len(runs)} run(s)")
+        return dg.SensorResult(run_requests=runs, cursor=json.dumps(sorted(r["id"] for r in new)))
 
     return webhook_queue_sensor
 

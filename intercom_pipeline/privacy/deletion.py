@@ -204,20 +204,13 @@ def erase_local(data_root: Path, request_id: str, workspace_id: str | None = Non
     plan = ledger.plan()
     workspace_id = workspace_id or plan["workspace_id"]
     contact_ids = frozenset(plan["contacts"])
-    rewritten: dict[str, list[str]] = {}
-    for target in erasure_registry.targets():
-        files = target.erase(data_root, workspace_id, contact_ids) if contact_ids else []
-        rewritten[target.name] = [_relative(path, data_root) for path in files]
+    rewritten = erasure_registry.erase_everywhere(data_root, workspace_id, contact_ids)
     audit.append(data_root, "local_copies_erased", request_id, contacts=len(contact_ids),
                  files={name: len(files) for name, files in rewritten.items()})
     return ledger.record_erasure(rewritten)
 
 
-def _relative(path: Path, data_root: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(data_root.resolve()))
-    except ValueError:
-        return str(path)
+_relative = erasure_registry.relative
 
 
 # -- 6. receipt --------------------------------------------------------------------------------

@@ -68,10 +68,7 @@ def erase_upstream(data_root: Path, workspace_id: str, api_host: str, gone: list
     audit.append(data_root, "upstream_deletion_received", eid, workspace_id=workspace_id, api_host=api_host,
                  source=source, contact_ids=sorted(ids), notification_ids=notifications)
     record_merges(data_root, workspace_id, {g.contact_id: g.merged_into for g in gone if g.merged_into})
-    files: dict[str, list[str]] = {}
-    for dataset in erasure_registry.targets():
-        changed = dataset.erase(data_root, workspace_id, ids) if ids else []
-        files[dataset.name] = [_relative(p, data_root) for p in changed]
+    files = erasure_registry.erase_everywhere(data_root, workspace_id, ids)
     audit.append(data_root, "local_copies_erased", eid, contacts=len(ids),
                  files={name: len(paths) for name, paths in files.items()})
     counts = {"contacts": len(ids), "local_files_rewritten": sum(len(v) for v in files.values())}
@@ -87,13 +84,6 @@ def erase_upstream(data_root: Path, workspace_id: str, api_host: str, gone: list
                   "nothing was sent to Intercom. Only local copies were erased."],
     }
     storage.write_json(receipt_path, receipt, private=True)
-    audit.append(data_root, "receipt_written", eid, receipt=_relative(receipt_path, data_root),
+    audit.append(data_root, "receipt_written", eid, receipt=erasure_registry.relative(receipt_path, data_root),
                  workspace_id=workspace_id, api_host=api_host, **counts)
     return receipt_path
-
-
-def _relative(path: Path, data_root: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(data_root.resolve()))
-    except ValueError:
-        return str(path)

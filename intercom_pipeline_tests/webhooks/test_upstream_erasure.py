@@ -27,6 +27,7 @@ from intercom_pipeline.exports.writer import dataset_files
 from intercom_pipeline.privacy import audit
 from intercom_pipeline.privacy.access_package import run_access
 from intercom_pipeline.webhooks import reconcile
+from intercom_pipeline.webhooks.queue import Queue
 from intercom_pipeline_tests.privacy.conftest import ClientResource, access_request
 
 DAY = datetime.now(UTC).date().isoformat()
@@ -57,11 +58,16 @@ def package_ids(package: Path) -> set[str]:
     return {str(r["id"]) for r in storage.read_json(package / "contacts.json")["records"]}
 
 
+CURSORS: dict[str, str | None] = {}
+
+
 def tick(instance, client, data_root) -> list[dg.RunRequest]:
+    """One sensor evaluation, carrying the cursor from the previous one (as the daemon does)."""
     sensor = webhook_defs.build_sensor(detection.detection_job)
-    context = dg.build_sensor_context(instance=instance, resources={
+    context = dg.build_sensor_context(instance=instance, cursor=CURSORS.get(str(data_root)), resources={
         "data_root": DataRootResource(path=str(data_root)), "intercom": ClientResource(client)})
     result = sensor(context)
+    CURSORS[str(data_root)] = result.cursor
     return list(result.run_requests or [])
 
 
@@ -120,7 +126,8 @@ def test_duplicates_and_a_second_tick_never_erase_twice(hooked, client, instance
     first = tick(instance, client, data_root)
     again = tick(instance, client, data_root)
     assert [r.job_name for r in first if r.job_name == "upstream_erasure_job"] == ["upstream_erasure_job"]
-    assert again == []  # the queue was emptied into done/
+    assert again == []  # already requested: moved to done/ now
+    assert Queue(data_root).pending() == []
     run = next(r for r in first if r.job_name == "upstream_erasure_job")
     assert launch(run, client, data_root, instance).success
     assert launch(run, client, data_root, instance).success  # a re-launch is a no-op
@@ -147,6 +154,18 @@ def test_archived_and_merged_contacts_are_erased_and_a_merge_is_remembered(hooke
     assert reasons == {archived: ("contact.archived", None), lead: ("contact.merged", user)}
     assert surviving_contact(data_root, client.workspace_id, lead) == user
     assert emulator.backend.conversations.by_contact.get(lead) is None
+
+
+def test_a_tick_lost_before_its_runs_were_recorded_requests_them_again(hooked, client, instance):
+    """The daemon died after evaluating but before committing: nothing moved, the same runs come back."""
+    data_root = hooked.data_root
+    client.delete_contact(hooked.emulator.backend.contacts.coll.records[0]["id"])
+    assert hooked.app.drain()
+    lost = tick(instance, client, data_root)
+    CURSORS.pop(str(data_root))  # the tick's cursor was never committed
+    assert len(Queue(data_root).pending()) == 2  # contact.deleted and company.updated, still queued
+    again = tick(instance, client, data_root)
+    assert [r.run_key for r in again] == [r.run_key for r in lost]  # same keys: Dagster launches once
 
 
 def test_changes_launch_detection_for_the_latest_window(hooked, client, instance):
