@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test ui lint clean
+.PHONY: demo test chaos ui lint clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -16,8 +16,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/intercom-pipeline demo
 
+# Every test except the chaos suite, which has its own target (CI runs both).
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not chaos"
+
+# kill -9 and resume, faults, revoked tokens, races, full disks (intercom_pipeline_tests/chaos/; ~6 min).
+chaos: $(STAMP)
+	$(BIN)/python -m pytest -m chaos
 
 ui: $(STAMP)
 	$(BIN)/intercom-pipeline ui

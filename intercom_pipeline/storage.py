@@ -30,6 +30,23 @@ def ensure_dir(path: Path, private: bool = False) -> Path:
     return path
 
 
+def make_private_tree(root: Path) -> Path:
+    """Folders 0700 and files 0600 under ``root`` (itself included), never following a link: for
+    trees written by others (Dagster's run storage) that can hold personal data."""
+    os.chmod(root, PRIVATE_DIR, follow_symlinks=False)
+    for folder, dirs, files in os.walk(root):
+        for name in dirs:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                os.chmod(path, PRIVATE_DIR)
+        for name in files:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                with contextlib.suppress(FileNotFoundError):  # SQLite journals come and go
+                    os.chmod(path, PRIVATE_FILE)
+    return root
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path, private: bool = False) -> Iterator[Path]:
     """Yield a temp path beside ``target``; on success fsync and rename it into place."""

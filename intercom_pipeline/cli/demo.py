@@ -24,7 +24,7 @@ from pathlib import Path
 import dagster as dg
 import pyarrow.dataset as ds
 
-from intercom_pipeline import connections, storage
+from intercom_pipeline import connections, run_recovery, storage
 from intercom_pipeline.connections import Connection
 from intercom_pipeline.instance import project_instance
 from intercom_pipeline.settings import data_root
@@ -84,6 +84,10 @@ def run_demo(args: argparse.Namespace) -> int:
         if connection.fake:
             os.environ["INTERCOM_PIPELINE_DEMO"] = "1"
         instance = project_instance()
+        # A demo killed earlier must not leave a run holding the pool's slots for this one.
+        recovered = run_recovery.recover(instance, data_root()).describe()
+        if recovered:
+            print(recovered, flush=True)
         from intercom_pipeline.definitions import defs  # after the environment points at Intercom
 
         run = DemoRun(connection, instance, defs, data_root())

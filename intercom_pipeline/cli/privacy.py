@@ -2,13 +2,16 @@
 
 ``access`` and ``delete`` validate the request, route it to its workspace (``--workspace``: a
 connection name or app id; needed when several are configured), seal it (``privacy.sealed``: the
-email stays in a 0600 file, Dagster sees the request id only), run the Dagster job on the project's
-instance (``instance.project_instance``), wait for it, and print the request id, the run id and the
-result path — never the email, because command output often ends up in logs. They use the
+email stays in a 0600 file, Dagster sees the request id only), submit the Dagster job to the instance
+(``instance.project_instance``) so its run queue, launcher and monitoring apply — or with
+``--in-process`` execute it in this process (``cli/privacy_runs.py``) — wait for it, and print the
+request id, the run id and the result path — never the email, because command output often ends up
+in logs. Before anything else they recover from earlier crashes (``run_recovery``). They use the
 configured workspace (``connections.resolve``) and never fall back to the fake: ``--fake`` asks for
 the embedded fake Intercom, and the receipt says so. Exit status: 0 done, 1 the run failed (one
 paragraph with the cause and next step; the traceback stays in the run's Dagster logs), 2 the request
-or the configuration is invalid.
+or the configuration is invalid, 3 nothing was submitted (no daemon to dequeue the run, or a run of
+the same request id is already in progress; the message says which and what to do).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from intercom_pipeline import connections, settings
+from intercom_pipeline import connections, settings, storage
+from intercom_pipeline.cli import privacy_runs
 from intercom_pipeline.privacy import audit, retention, sealed
 from intercom_pipeline.privacy.requests import OBJECT_TYPES, PrivacyRequest, PrivacyRequestError
 
@@ -47,6 +51,8 @@ def _common(parser: argparse.ArgumentParser, request_id_help: str) -> None:
     parser.add_argument("--workspace", help="connection name or Intercom app id (required when several are configured)")
     parser.add_argument("--fake", action="store_true",
                         help="run against the embedded fake Intercom (test data; the receipt says so)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="execute the job in this process instead of submitting it to the instance's run queue")
 
 
 def _access(args: argparse.Namespace) -> int:
@@ -58,12 +64,13 @@ def _access(args: argparse.Namespace) -> int:
         return 2
     options = {"objects": {name: True for name in extra}} if extra else {}
     return _run({"type": "access", "email": args.email, "request_id": args.request_id, "workspace": args.workspace,
-                 "options": options}, fake=args.fake)
+                 "options": options}, fake=args.fake, in_process=args.in_process)
 
 
 def _delete(args: argparse.Namespace) -> int:
     return _run({"type": "deletion", "email": args.email, "request_id": args.request_id, "workspace": args.workspace,
-                 "options": {"dry_run": bool(args.dry_run), "contact_ids": args.contact_id}}, fake=args.fake)
+                 "options": {"dry_run": bool(args.dry_run), "contact_ids": args.contact_id}},
+                fake=args.fake, in_process=args.in_process)
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
@@ -72,7 +79,7 @@ def _audit_verify(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
-def _run(data: dict[str, Any], fake: bool) -> int:
+def _run(data: dict[str, Any], fake: bool, in_process: bool = False) -> int:
     data = {key: value for key, value in data.items() if value is not None}
     try:
         request = PrivacyRequest.from_dict(data)
@@ -82,64 +89,67 @@ def _run(data: dict[str, Any], fake: bool) -> int:
     root = settings.data_root()
     retention.sweep(root)
     if not fake:
-        return _submit(request, root, fake=False)
+        return _submit(request, root, fake=False, in_process=in_process)
     with connections.fake_intercom(root=root) as connection:
         print(f"--fake: using the embedded fake Intercom at {connection.config.api_url} (test data, not a real "
               "workspace; the receipt records fake: true).", file=sys.stderr)
-        return _submit(request, root, fake=True)
+        return _submit(request, root, fake=True, in_process=in_process)
 
 
-def _submit(request: PrivacyRequest, root: Path, fake: bool) -> int:
+def _submit(request: PrivacyRequest, root: Path, fake: bool, in_process: bool) -> int:
     try:
         connection = connections.route(request.workspace, fake=fake, root=root)
+        connections.resolve(connection, fake=fake, root=root)  # a bad setting is refused before anything runs
     except settings.SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     sealed.seal(root, request, connection, fake)
     audit.record_received(root, request, channel="cli")
-    return _report(request, root, run_request(request, source="cli", connection=connection, fake=fake))
+    try:
+        outcome = run_request(request, source="cli", connection=connection, fake=fake, in_process=in_process)
+    except (privacy_runs.NoDaemon, privacy_runs.SubmitFailed, privacy_runs.AlreadyRunning) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    return _report(request, root, outcome)
 
 
 def run_request(request: PrivacyRequest, source: str, connection: str = connections.DEFAULT,
-                fake: bool = False) -> dict[str, Any]:
-    """Run a sealed request's job in-process on the project's instance and wait for it."""
-    import dagster as dg
-
-    from intercom_pipeline.defs import privacy, resources
+                fake: bool = False, in_process: bool = False) -> privacy_runs.Outcome:
+    """Run a sealed request's job on the project's instance (submitted, or in this process); wait for it."""
+    from intercom_pipeline.defs import privacy
+    from intercom_pipeline.instance import dagster_home as instance_home
     from intercom_pipeline.instance import project_instance
 
-    # The privacy jobs with the shared resources only: a request never waits on another area's
-    # definitions loading. The runs land in the same instance the UI shows.
-    defs = dg.Definitions.merge(resources.defs, privacy.defs)
-    job = defs.resolve_job_def(privacy.job_name_for(request))
+    job_name = privacy.job_name_for(request)
     run_config = privacy.run_config_for(request.request_id, request.type, source, connection, fake)
     # Keep the terminal to the outcome: failures are summarised below in one paragraph; the full
     # event log, tracebacks included, is in the instance (and the UI).
     run_config["loggers"] = {"console": {"config": {"log_level": "CRITICAL"}}}
+    tags = {"privacy/request_id": request.request_id, "privacy/type": request.type, "privacy/source": source}
     with project_instance() as instance:
-        result = job.execute_in_process(
-            run_config=run_config, instance=instance, raise_on_error=False,
-            tags={"privacy/request_id": request.request_id, "privacy/type": request.type, "privacy/source": source})
-        tags = instance.get_run_by_id(result.run_id).tags
-    failures = [event.event_specific_data.error.message.strip() for event in result.all_events
-                if event.event_type_value == "STEP_FAILURE"]
-    return {"success": result.success, "run_id": result.run_id, "result": tags.get("privacy/result"),
-            "manual_task": tags.get("privacy/manual_task"), "failures": failures}
+        privacy_runs.recover(instance)
+        privacy_runs.refuse_if_running(instance, request.request_id)
+        run = privacy_runs.execute_in_process if in_process else privacy_runs.submit_and_wait
+        outcome = run(instance, job_name, run_config, tags)
+        privacy_runs.recover(instance)  # a failed run's staging goes now, not at the next command
+    storage.make_private_tree(instance_home())  # the run's new event-log files: 0600
+    return outcome
 
 
-def _report(request: PrivacyRequest, root: Path, outcome: dict[str, Any]) -> int:
+def _report(request: PrivacyRequest, root: Path, outcome: privacy_runs.Outcome) -> int:
     print(f"request id: {request.request_id}")
-    print(f"run id:     {outcome['run_id']}")
-    if outcome["success"]:
-        print(f"result:     {root / outcome['result']}" if outcome["result"] else "result:     (none)")
+    print(f"run id:     {outcome.run_id}")
+    if outcome.success:
+        print(f"result:     {root / outcome.result}" if outcome.result else "result:     (none)")
         return 0
     print("status:     FAILED")
-    for message in dict.fromkeys(outcome["failures"]):  # one paragraph per distinct cause
+    for message in dict.fromkeys(outcome.failures):  # one paragraph per distinct cause
         print(f"reason:     {_summary(message)}")
-    if outcome["manual_task"]:
-        print(f"manual task: {root / 'privacy' / 'manual' / outcome['manual_task']}")
+    if outcome.manual_task:
+        print(f"manual task: {root / 'privacy' / 'manual' / outcome.manual_task}")
     print("(the full error, with its traceback, is in the run's logs in the Dagster UI)")
     return 1
+
 
 
 def _summary(message: str) -> str:

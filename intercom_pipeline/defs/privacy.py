@@ -23,7 +23,8 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from intercom_pipeline import connections, settings, storage
+from intercom_pipeline import connections, run_recovery, settings, storage
+from intercom_pipeline.defs import recovery
 from intercom_pipeline.defs.resources import DataRootResource
 from intercom_pipeline.privacy import access_package, audit, deletion, inbox, manual, retention, sealed
 from intercom_pipeline.privacy.access import find_contacts
@@ -122,6 +123,18 @@ def _step(context: Any, request: PrivacyRequest, step: str) -> Iterator[None]:
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
 
 
+@contextlib.contextmanager
+def _staging_removed_on_failure(context: Any, root: Path, request_id: str, retries: int = 0) -> Iterator[None]:
+    """On the op's last failing attempt, or a failure no retry can mend (a dead token, a full disk),
+    remove the request's staged contact records at once rather than leave them for the sweep."""
+    try:
+        yield
+    except BaseException as exc:
+        if context.retry_number >= retries or (isinstance(exc, dg.Failure) and not exc.allow_retries):
+            access_package.discard_staging(root, request_id)
+        raise
+
+
 def _client(context: Any) -> Any:
     return context.resources.intercom.client()
 
@@ -132,6 +145,10 @@ def _start(context: Any, config: RequestRunConfig) -> tuple[PrivacyRequest, RunO
     found, options = _sealed(context, config)
     request = found.request
     root = _data_root(context)
+    owner = run_recovery.claim_request(context.instance, root, request.request_id, context.run_id)
+    if owner is not None:  # told plainly, before this run has done anything
+        raise dg.Failure(description=run_recovery.already_handled_message(request.request_id, owner, True),
+                         allow_retries=False)
     with _step(context, request, "connect"):
         before = deletion.api_calls(_client(context))
         target = _check_target(context, found)
@@ -161,7 +178,7 @@ def _batches(ids: list[str], size: int, output: str) -> Iterator[dg.DynamicOutpu
 def find_access_subject(context: dg.OpExecutionContext, config: RequestRunConfig):
     """Search contacts by email (every page, users and leads); stage them; fan out per batch."""
     request, options, root, target, before = _start(context, config)
-    with _step(context, request, "find_contacts"):
+    with _staging_removed_on_failure(context, root, request.request_id), _step(context, request, "find_contacts"):
         client = _client(context)
         contacts = find_contacts(client, request)
         access_package.discard_staging(root, request.request_id)
@@ -181,11 +198,12 @@ def fetch_contact_batch(context: dg.OpExecutionContext, request_id: str, batch: 
     root = _data_root(context)
     stage = access_package.staging_dir(root, request_id)
     wanted = set(batch)
-    contacts = [c for c in storage.read_json(stage / "contacts.json") if str(c["id"]) in wanted]
-    with _step(context, request, "fetch_contacts"):
-        part = access_package.collect_batch(_client(context), request, contacts)
-    key = context.get_mapping_key() or "c_0"
-    storage.write_json(stage / f"part_{key}.json", part, private=True)
+    with _staging_removed_on_failure(context, root, request_id, retries=OP_RETRY.max_retries):
+        contacts = [c for c in storage.read_json(stage / "contacts.json") if str(c["id"]) in wanted]
+        key = context.get_mapping_key() or "c_0"
+        with _step(context, request, "fetch_contacts"):
+            part = access_package.collect_batch(_client(context), request, contacts)
+            storage.write_json(stage / f"part_{key}.json", part, private=True)
     return {"part": f"part_{key}.json", "contacts": len(contacts), "api_calls": part["api_calls"]}
 
 
@@ -195,7 +213,7 @@ def write_access_package(context: dg.OpExecutionContext, request_id: str, parts:
     request = _request(context)
     root = _data_root(context)
     stage = access_package.staging_dir(root, request_id)
-    with _step(context, request, "write_package"):
+    with _staging_removed_on_failure(context, root, request_id), _step(context, request, "write_package"):
         staged = [storage.read_json(stage / p["part"]) for p in sorted(parts, key=lambda p: p["part"])]
         objects, calls = access_package.assemble(request, staged)
         search = storage.read_json(stage / "search.json")
@@ -330,6 +348,7 @@ def privacy_inbox_sensor(context: dg.SensorEvaluationContext, data_root: DataRoo
     """One run per request file in ``privacy/inbox/``, for every configured workspace; ``run_key`` is
     the request id. Applies the retention policy on every tick."""
     root = data_root.path()
+    recovery.recover_and_log(context, data_root)  # a dead run's slots never delay these requests
     retention.sweep(root)
     claimed, rejected = inbox.claim(root, router(settings.demo_mode(), root))
     if rejected:
@@ -344,4 +363,4 @@ def privacy_inbox_sensor(context: dg.SensorEvaluationContext, data_root: DataRoo
     return dg.SensorResult(run_requests=runs)
 
 
-defs = dg.Definitions(jobs=[access_job, deletion_job], sensors=[privacy_inbox_sensor])
+defs = dg.Definitions(jobs=[access_job, deletion_job], sensors=[privacy_inbox_sensor, recovery.run_recovery_sensor])

@@ -91,7 +91,9 @@ class PathDispatcher:
         except Exception:
             log.exception("emulator handler failed: %s %s", request.method, self.template)
             response = render(ApiError(500, "server_error", "Server Error"))
-        if plan.drop:
+        if plan.lose_reply and response.status_code < 300:
+            emu.after_mutation()  # applied: only the answer is lost
+        if plan.drop or plan.lose_reply:
             emu.stats_counter.record(request.method, self.template, "dropped")
             scope[DROP_KEY] = True
             return
@@ -123,7 +125,7 @@ class PathDispatcher:
             if endpoint is None:
                 raise ApiError(404, "not_found", "Resource Not Found")
             check_scope(info, endpoint.scope)
-            plan = emu.faults.plan()
+            plan = emu.faults.plan(write=request.method != "GET" and not self.template.endswith("/search"))
             if plan.delay:
                 await emu.sleep(plan.delay)
             if plan.status429:

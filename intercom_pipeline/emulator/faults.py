@@ -1,4 +1,5 @@
-"""Injected faults: latency with jitter, 5xx answers, 429 bursts, dropped connections, slow bodies.
+"""Injected faults: latency with jitter, 5xx answers, 429 bursts or rates, dropped connections, slow bodies,
+and lost replies (a write that is applied and whose answer never arrives).
 
 All draws come from one ``random.Random`` seeded from the emulator's seed, so a sequence of calls
 meets the same faults on every run. Settings can be changed while serving (``POST /_emulator/faults``).
@@ -21,6 +22,10 @@ SERVER_ERRORS = (
 )
 
 
+RATES = ("error_rate", "drop_rate", "lost_reply_rate", "rate429")
+COUNTS = ("burst429", "lost_replies")
+
+
 @dataclass
 class FaultSettings:
     latency_ms: float = 0.0
@@ -28,7 +33,12 @@ class FaultSettings:
     error_rate: float = 0.0
     drop_rate: float = 0.0
     burst429: int = 0
+    rate429: float = 0.0  # a fraction of calls answered 429 (a budget shared with other apps)
     slow_body_ms: float = 0.0
+    # A write (POST/PUT/DELETE) that Intercom applies and whose answer is then lost on the way
+    # back: the worst case for a client that retries, because the retry meets the new state.
+    lost_reply_rate: float = 0.0
+    lost_replies: int = 0  # the next N writes (not searches) are applied and lose their answer
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -47,10 +57,10 @@ class FaultSettings:
 def _checked(name: str, value: Any) -> float | int:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ApiError(400, "parameter_invalid", f"{name}: expected a number, got {value!r}", name)
-    if value < 0 or (name in ("error_rate", "drop_rate") and value > 1):
+    if value < 0 or (name in RATES and value > 1):
         limit = "between 0 and 1" if name.endswith("_rate") else ">= 0"
         raise ApiError(400, "parameter_invalid", f"{name}: expected {limit}, got {value!r}", name)
-    return int(value) if name == "burst429" else float(value)
+    return int(value) if name in COUNTS else float(value)
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,7 @@ class Plan:
     drop: bool = False
     error: ApiError | None = None
     body_delay: float = 0.0  # seconds before each body chunk after the first
+    lose_reply: bool = False  # apply the call, then drop the connection instead of answering
 
 
 class FaultInjector:
@@ -75,7 +86,8 @@ class FaultInjector:
         with self._lock:
             self.settings = FaultSettings(**asdict(self._initial))
             self._rng = random.Random(f"faults:{self._seed}")
-            self.injected = {"latency": 0, "burst429": 0, "dropped": 0, "server_error": 0, "slow_body": 0}
+            self.injected = {"latency": 0, "burst429": 0, "dropped": 0, "server_error": 0, "slow_body": 0,
+                             "lost_reply": 0, "rate429": 0}
 
     def update(self, changes: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
@@ -86,9 +98,11 @@ class FaultInjector:
         with self._lock:
             return {"settings": asdict(self.settings), "injected": dict(self.injected)}
 
-    def plan(self) -> Plan:
+    def plan(self, write: bool = False) -> Plan:
+        """The faults of one call; ``write``: it changes state (searches are POSTs that do not)."""
         s = self.settings
-        if not (s.latency_ms or s.jitter_ms or s.error_rate or s.drop_rate or s.burst429 or s.slow_body_ms):
+        if not (s.latency_ms or s.jitter_ms or s.error_rate or s.drop_rate or s.burst429 or s.slow_body_ms
+                or s.lost_reply_rate or s.lost_replies or s.rate429):
             return Plan()  # the fast path: no lock, no draws
         with self._lock:
             delay = (s.latency_ms + (self._rng.uniform(0, s.jitter_ms) if s.jitter_ms else 0.0)) / 1000
@@ -97,11 +111,23 @@ class FaultInjector:
                 s.burst429 -= 1
                 self.injected["burst429"] += 1
                 return Plan(delay=delay, status429=True)
+            if s.rate429 and self._rng.random() < s.rate429:
+                self.injected["rate429"] += 1
+                return Plan(delay=delay, status429=True)
             if s.drop_rate and self._rng.random() < s.drop_rate:
                 self.injected["dropped"] += 1
                 return Plan(delay=delay, drop=True)
             if s.error_rate and self._rng.random() < s.error_rate:
                 self.injected["server_error"] += 1
                 return Plan(delay=delay, error=ApiError(*self._rng.choice(SERVER_ERRORS)))
+            if write and self._lose_reply(s):
+                self.injected["lost_reply"] += 1
+                return Plan(delay=delay, lose_reply=True)
             self.injected["slow_body"] += bool(s.slow_body_ms)
             return Plan(delay=delay, body_delay=s.slow_body_ms / 1000)
+
+    def _lose_reply(self, s: FaultSettings) -> bool:
+        if s.lost_replies > 0:
+            s.lost_replies -= 1
+            return True
+        return bool(s.lost_reply_rate) and self._rng.random() < s.lost_reply_rate

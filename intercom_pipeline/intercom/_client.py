@@ -286,7 +286,7 @@ class IntercomClient(EndpointsMixin, ConcurrencyMixin):
                 body = self._send("DELETE", "/contacts/{id}", url, None, None, attempt)
             except NotFound:
                 if attempt > 1 or missing_ok:
-                    return DeleteResult(id=contact_id, already_deleted=True)
+                    return DeleteResult(id=contact_id, already_deleted=True, earlier_attempt_unanswered=attempt > 1)
                 raise
             return DeleteResult(id=str((body or {}).get("id") or contact_id), already_deleted=False)
 

@@ -67,6 +67,9 @@ class ClientStats:
 class DeleteResult:
     id: str
     already_deleted: bool
+    # The 404 came on a retry: an earlier attempt of this call went unanswered (dropped, timed out
+    # or 5xx), so that attempt may well be the one that deleted the contact.
+    earlier_attempt_unanswered: bool = False
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ Plain functions, no Dagster; the Dagster job calls each step in its own op, ``ru
 them for scripts and tests. Every step reads and writes the per-request ledger (``ledger.py``), so a
 deletion is idempotent and resumable: a contact already recorded as deleted is never sent again,
 a contact found by an earlier run is still verified even though search no longer returns it, and a
-``404`` on ``DELETE`` (the previous attempt's DELETE went through but the crash came before the
-ledger write) counts as already deleted. Intercom's delete also removes the contact's
+``404`` on ``DELETE`` after this request's own unanswered DELETE (a lost reply, or a crash between
+sending and the ledger write) counts as deleted by this request; only a 404 before this request
+ever sent a DELETE is ``already_deleted``. Intercom's delete also removes the contact's
 conversations (the cascade); the preview lists them before anything is sent.
 """
 
@@ -126,7 +127,13 @@ def cascade(client: Any, contact_ids: list[str]) -> dict[str, list[str]]:
 
 # -- 4. delete ---------------------------------------------------------------------------------
 def delete_contacts(client: Any, data_root: Path, request_id: str, contact_ids: Iterable[str]) -> list[dict[str, Any]]:
-    """DELETE each contact not yet recorded as done; a 404 means it is already gone."""
+    """DELETE each contact not yet recorded as done, and record what happened truthfully.
+
+    A ``404`` means ``already_deleted`` only when this request never sent a DELETE for the contact
+    before. After an unanswered DELETE of its own (a reply lost in this call, or a crash in an
+    earlier run after the attempt was recorded) the 404 is this request's own deletion: the
+    outcome is ``deleted`` with ``confirmed_by: "404_after_unanswered_delete"``.
+    """
     from intercom_pipeline.intercom import NotFound
 
     ledger = Ledger.open(data_root, request_id)
@@ -136,18 +143,28 @@ def delete_contacts(client: Any, data_root: Path, request_id: str, contact_ids: 
         if done is not None:
             outcomes.append(done)
             continue
-        # Intent first: if the process dies after Intercom deleted but before the outcome is
-        # written, the audit log still shows the DELETE was sent.
+        # Intent first, on disk before the request leaves: whatever happens to the answer, a
+        # later run knows this request may already have deleted the contact.
+        sent_before = bool(ledger.record_attempt(cid))
         audit.append(data_root, "contact_delete_requested", request_id, contact_id=cid)
         try:
             result = client.delete_contact(cid)
-            gone_before = bool(getattr(result, "already_deleted", False))
+            gone = bool(getattr(result, "already_deleted", False))
+            unanswered = sent_before or bool(getattr(result, "earlier_attempt_unanswered", False))
         except NotFound:
-            gone_before = True
-        outcome = "already_deleted" if gone_before else "deleted"
-        outcomes.append(ledger.record_outcome(cid, outcome))
-        audit.append(data_root, f"contact_{outcome}", request_id, contact_id=cid)
+            gone, unanswered = True, sent_before
+        outcome, details = _delete_outcome(gone, unanswered)
+        outcomes.append(ledger.record_outcome(cid, outcome, **details))
+        audit.append(data_root, f"contact_{outcome}", request_id, contact_id=cid, **details)
     return outcomes
+
+
+def _delete_outcome(gone: bool, unanswered: bool) -> tuple[str, dict[str, str]]:
+    if not gone:
+        return "deleted", {"confirmed_by": "delete_answered"}
+    if unanswered:
+        return "deleted", {"confirmed_by": "404_after_unanswered_delete"}
+    return "already_deleted", {"confirmed_by": "404_before_any_delete_by_this_request"}
 
 
 # -- 5. verify ---------------------------------------------------------------------------------
@@ -228,6 +245,7 @@ def write_receipt(data_root: Path, request: PrivacyRequest, verification: dict[s
         "contacts": [{"id": cid, "role": info.get("role"), "result": outcomes.get(cid, {}).get("result"),
                       "source": info.get("source", "search_by_email"),
                       "at": outcomes.get(cid, {}).get("at"),
+                      "confirmed_by": outcomes.get(cid, {}).get("confirmed_by"),
                       "conversations_removed_by_cascade": info.get("conversations", [])}
                      for cid, info in sorted(plan["contacts"].items())],
         "counts": {"contacts": len(plan["contacts"]),

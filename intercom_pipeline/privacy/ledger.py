@@ -5,6 +5,10 @@ resumable. The plan (``progress.json``) is written by one step only and merges e
 found for the request, so a re-run after a crash still knows the contacts that a search no longer
 returns because they are already gone. Each contact's outcome is its own file under ``done/``,
 written atomically right after the DELETE, so parallel delete steps never overwrite each other.
+
+Before a DELETE is sent, an attempt file is written under ``attempts/``. That is what lets the
+receipt tell the truth after a lost answer: a later ``404`` for a contact this request had already
+sent a DELETE for is this request's own deletion, not someone else's (``already_deleted``).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ class Ledger:
         storage.ensure_dir(data_root / "privacy" / "deletion", private=True)
         folder = storage.ensure_dir(request_dir(data_root, request_id), private=True)
         storage.ensure_dir(folder / "done", private=True)
+        storage.ensure_dir(folder / "attempts", private=True)
         return cls(folder)
 
     # -- the plan ----------------------------------------------------------------------------
@@ -74,10 +79,19 @@ class Ledger:
         path = self.folder / "done" / f"{safe_id(contact_id)}.json"
         return storage.read_json(path) if path.exists() else None
 
-    def record_outcome(self, contact_id: str, result: str) -> dict[str, Any]:
-        record = {"id": contact_id, "result": result, "at": now_iso()}
+    def record_outcome(self, contact_id: str, result: str, **details: Any) -> dict[str, Any]:
+        record = {"id": contact_id, "result": result, "at": now_iso(), **details}
         storage.write_json(self.folder / "done" / f"{safe_id(contact_id)}.json", record, private=True)
         return record
+
+    def record_attempt(self, contact_id: str) -> dict[str, Any]:
+        """Written (and fsynced) before the DELETE leaves; returns the earlier attempt, if any."""
+        path = self.folder / "attempts" / f"{safe_id(contact_id)}.json"
+        earlier: dict[str, Any] | None = storage.read_json(path) if path.exists() else None
+        first = earlier or {"id": contact_id, "first_at": now_iso(), "attempts": 0}
+        record = {**first, "attempts": int(first["attempts"]) + 1, "last_at": now_iso()}
+        storage.write_json(path, record, private=True)
+        return earlier or {}
 
     def outcomes(self) -> dict[str, dict[str, Any]]:
         return {path.stem: storage.read_json(path) for path in sorted((self.folder / "done").glob("*.json"))}

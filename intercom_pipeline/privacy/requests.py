@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import re
 import secrets
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,9 @@ WORKSPACE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 SOURCE_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 BATCH_SIZE_BOUNDS = (1, 1000)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Unicode control, format (bidi overrides, zero-width), surrogate, private-use and unassigned code points:
+# an address with them would display as another one.
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 REQUEST_KEYS = ("request_id", "type", "identifier", "email", "received_at", "workspace", "options")
 OPTION_KEYS = {"access": ("objects",), "deletion": ("dry_run", "contact_ids")}
 CONTACT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -240,8 +244,8 @@ def validate_request_id(value: Any) -> str:
 def validate_email(value: Any, field_name: str = "identifier.value") -> str:
     if not isinstance(value, str) or not value.strip():
         raise PrivacyRequestError(field_name, "an email address is required")
-    if _CONTROL.search(value):
-        raise PrivacyRequestError(field_name, "control characters are not allowed")
+    if _CONTROL.search(value) or any(unicodedata.category(c) in _INVISIBLE for c in value):
+        raise PrivacyRequestError(field_name, "control or invisible formatting characters are not allowed")
     text = value.strip()
     if len(text) > 254 or not EMAIL_RE.match(text) or ".." in text:
         raise PrivacyRequestError(field_name, "not a valid email address (expected a local part, an at sign and a dotted domain)")

@@ -139,6 +139,7 @@ def test_delete_retried_after_a_lost_response_counts_as_already_deleted(client, 
     lossy = make_client(emulator, transport=Wrapped(emulator.transport(), lose_first_delete))
     result = lossy.delete_contact(contact)
     assert result.id == contact and result.already_deleted
+    assert result.earlier_attempt_unanswered  # the lost attempt is probably the one that deleted it
     assert emulator.calls("DELETE", "/contacts/{contact_id}", 200) == 1
     assert emulator.calls("DELETE", "/contacts/{contact_id}", 404) == 1
     assert emulator.backend.contact_gone(contact)
@@ -146,7 +147,9 @@ def test_delete_retried_after_a_lost_response_counts_as_already_deleted(client, 
     # A first-attempt 404 is a real "not found" unless the caller says missing is fine.
     with pytest.raises(NotFound):
         client.delete_contact(contact)
-    assert client.delete_contact(contact, missing_ok=True).already_deleted
+    gone = client.delete_contact(contact, missing_ok=True)
+    assert gone.already_deleted
+    assert not gone.earlier_attempt_unanswered
 
 
 def test_plain_delete_reports_not_already_deleted(client, emulator):

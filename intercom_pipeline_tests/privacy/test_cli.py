@@ -24,7 +24,7 @@ def test_delete_runs_the_job_prints_ids_and_paths_never_the_email(data_root, mon
     with emulator.serve() as base_url:
         monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", DEFAULT_TOKEN)
         monkeypatch.setenv("INTERCOM_BASE_URL", base_url)
-        code = cli.main(["delete", "--email", shared["email"], "--request-id", "cli_del"])
+        code = cli.main(["delete", "--in-process", "--email", shared["email"], "--request-id", "cli_del"])
     out = capsys.readouterr()
     assert code == 0, out
     assert shared["email"].lower() not in (out.out + out.err).lower()
@@ -42,7 +42,7 @@ def test_delete_runs_the_job_prints_ids_and_paths_never_the_email(data_root, mon
 
 def test_fake_only_with_fake_flag_and_the_package_says_so(data_root, capsys):
     email = Emulator(EmulatorConfig(seed=7, contacts=2000)).hard_cases["shared_email"]["email"]
-    code = cli.main(["access", "--email", email, "--request-id", "cli_acc", "--fake"])
+    code = cli.main(["access", "--in-process", "--email", email, "--request-id", "cli_acc", "--fake"])
     out = capsys.readouterr()
     assert code == 0, out
     assert "embedded fake Intercom" in out.err
@@ -76,7 +76,7 @@ def test_failed_run_exits_1_and_points_to_the_manual_task(data_root, monkeypatch
     with emulator.serve() as base_url:
         monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", "readonly")
         monkeypatch.setenv("INTERCOM_BASE_URL", base_url)
-        code = cli.main(["delete", "--email", email, "--request-id", "cli_scope"])
+        code = cli.main(["delete", "--in-process", "--email", email, "--request-id", "cli_scope"])
     out = capsys.readouterr().out
     assert code == 1
     assert "FAILED" in out and f"manual task: {data_root / 'privacy' / 'manual' / 'cli_scope.md'}" in out

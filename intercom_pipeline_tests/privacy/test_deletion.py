@@ -75,13 +75,41 @@ def test_crash_mid_deletion_then_rerun_completes_without_deleting_twice(emulator
     assert all(emulator.backend.contacts.is_deleted(c) for c in variants["contact_ids"])
     assert emulator.calls(*DELETE, status=200) == 3  # no second successful DELETE
     assert emulator.calls(*DELETE, status=404) == 1  # the crashed one, found gone on the re-run
-    results = sorted(c["result"] for c in receipt["contacts"])
-    assert results == ["already_deleted", "deleted", "deleted"] and receipt["runs"] == 2
+    # The crashed DELETE went through: this request deleted all three, and the receipt says so.
+    assert [c["result"] for c in receipt["contacts"]] == ["deleted"] * 3
+    confirmations = sorted(c["confirmed_by"] for c in receipt["contacts"])
+    assert confirmations == ["404_after_unanswered_delete", "delete_answered", "delete_answered"]
+    assert receipt["counts"]["already_deleted"] == 0 and receipt["runs"] == 2
     # Running the very same request again deletes nothing more and ends with an equivalent receipt.
     again = storage.read_json(run_deletion(client, request, data_root, sleep=no_sleep))
     assert emulator.calls("DELETE") == 4
     assert again["contacts"] == receipt["contacts"] and again["verification"]["verified"]
     assert audit.verify(data_root).ok
+
+
+def test_a_lost_delete_answer_is_this_requests_deletion_not_already_deleted(emulator, client, data_root, hard):
+    """The fake applies the DELETE and drops the answer; the client's retry gets 404."""
+    shared = hard["shared_email"]
+    set_faults(emulator, lost_replies=1)
+    receipt = storage.read_json(run_deletion(client, deletion_request(shared["email"]), data_root, sleep=no_sleep))
+    assert stats(emulator)["faults"]["lost_reply"] == 1
+    assert emulator.calls(*DELETE, status=404) == 1  # the retry met the deletion it caused
+    assert receipt["counts"]["deleted"] == 2
+    assert receipt["counts"]["already_deleted"] == 0
+    lost = [c for c in receipt["contacts"] if c["confirmed_by"] == "404_after_unanswered_delete"]
+    assert len(lost) == 1
+    deleted_events = [e for e in audit.entries(data_root, "del_1") if e["event"] == "contact_deleted"]
+    assert len(deleted_events) == 2
+
+
+def test_a_contact_gone_before_this_request_sent_anything_is_already_deleted(emulator, client, data_root, hard):
+    shared = hard["shared_email"]
+    client.delete_contact(shared["lead_id"])  # someone else deleted it before the request
+    request = PrivacyRequest.from_dict({"type": "deletion", "request_id": "del_gone", "email": shared["email"],
+                                        "options": {"contact_ids": [shared["lead_id"]]}})
+    receipt = storage.read_json(run_deletion(client, request, data_root, sleep=no_sleep))
+    results = {c["id"]: c["result"] for c in receipt["contacts"]}
+    assert results == {shared["user_id"]: "deleted", shared["lead_id"]: "already_deleted"}
 
 
 def test_archived_contact_is_invisible_by_email_and_deleted_when_given_by_id(emulator, client, data_root, hard):

@@ -3,7 +3,8 @@
 * ``GET  /_emulator/stats``      calls by method, path template and status, plus injected faults
 * ``POST /_emulator/reset``      fresh workspace, stats, rate-limit window, faults, tokens, OAuth
 * ``GET|POST /_emulator/faults`` read / change latency_ms, jitter_ms, error_rate, drop_rate,
-                                  burst429, slow_body_ms (JSON object of the fields to change)
+                                  burst429, rate429, slow_body_ms, lost_reply_rate, lost_replies (a write
+                                  applied whose answer is dropped) — a JSON object of the fields to change
 * ``POST /_emulator/revoke``     ``{"token": …}``: later calls with it get 401 ``token_revoked``
 * ``POST /_emulator/tokens``     ``{"token": …, "scopes": [...] | null}``: add a token
 * ``POST /_emulator/attributes`` JSON passed to ``backend.add_data_attribute(**body)``

@@ -1,0 +1,1 @@
+"""The chaos suite: crashes, faults, revoked tokens, races, full disks and bad input, end to end."""
