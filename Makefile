@@ -27,10 +27,13 @@ chaos: $(STAMP)
 ui: $(STAMP)
 	$(BIN)/intercom-pipeline ui
 
-# ruff (style, imports, common bugs) then mypy (types; what it checks is set in pyproject.toml).
+# ruff (style, imports, common bugs), mypy (types; what it checks is set in pyproject.toml), then
+# radon: no function of the package or bench rated worse than C (tests are lists of asserts, not logic).
 lint: $(STAMP)
 	$(BIN)/ruff check intercom_pipeline intercom_pipeline_tests bench
 	$(BIN)/mypy
+	@complex="$$($(BIN)/radon cc --min D --show-complexity intercom_pipeline bench)"; \
+	if [ -n "$$complex" ]; then echo "Rated worse than C by radon (split these functions):"; echo "$$complex"; exit 1; fi
 
 clean:
 	rm -rf $(VENV) data/dagster_home

@@ -48,7 +48,7 @@ def collect_cursors(base_url: str) -> list[str | None]:
     cursors: list[str | None] = [None]
     with httpx.Client(base_url=base_url, headers=HEADERS, timeout=60) as client:
         while True:
-            params = {"per_page": 150}
+            params: dict[str, str | int] = {"per_page": 150}
             if cursors[-1]:
                 params["starting_after"] = cursors[-1]
             page = client.get("/contacts", params=params).json()

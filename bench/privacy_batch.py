@@ -70,7 +70,7 @@ def pick_emails(contacts: int, count: int) -> tuple[list[str], list[str], dict[s
 
 def server_calls(base_url: str) -> dict[str, Any]:
     stats = httpx.get(f"{base_url}/_emulator/stats", timeout=30).json()
-    by_status = Counter()
+    by_status: Counter[str] = Counter()
     for counts in stats["by_endpoint"].values():
         for status, n in counts.items():
             by_status[status] += n

@@ -59,7 +59,7 @@ def client(emulator: Emulator) -> Iterator[IntercomClient]:
 
 
 @pytest.fixture
-def client_factory(emulator: Emulator) -> Callable[..., IntercomClient]:
+def client_factory(emulator: Emulator) -> Iterator[Callable[..., IntercomClient]]:
     """``client_factory(token=..., **ClientConfig settings)`` on the ``emulator`` fixture."""
     made: list[IntercomClient] = []
 
@@ -68,6 +68,6 @@ def client_factory(emulator: Emulator) -> Callable[..., IntercomClient]:
         made.append(c)
         return c
 
-    yield factory  # type: ignore[misc]
+    yield factory
     for c in made:
         c.close()

@@ -92,19 +92,35 @@ def test_erase_parquet_rows_rewrites_only_files_holding_the_contacts(tmp_path: P
 def _imports(package: str) -> set[str]:
     found: set[str] = set()
     for path in (PACKAGE / package).rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                found.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                found.add(node.module)
+        found |= _module_imports(str(path.relative_to(PACKAGE)))
+    return found
+
+
+def _module_imports(module_path: str) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse((PACKAGE / module_path).read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
     return found
 
 
 def test_client_imports_no_dagster_and_fake_imports_no_client() -> None:
     assert not {name for name in _imports("intercom") if name.split(".")[0] == "dagster"}
     assert not {name for name in _imports("emulator") if name.startswith("intercom_pipeline.intercom")}
-    for domain in ("privacy", "discovery", "exports"):
+    for domain in ("privacy", "detection", "discovery", "exports", "tables"):
         assert not {name for name in _imports(domain) if name.split(".")[0] == "dagster"}, domain
+
+
+def test_fake_backend_knows_no_routes_and_no_http() -> None:
+    # moto's layering: state raises plain errors and never learns which routes reach it.
+    below_http = _imports("emulator/state") | _imports("emulator/generator")
+    for name in ("emulator/errors.py", "emulator/search.py", "emulator/search_columns.py", "emulator/pagination.py",
+                 "emulator/serialize.py"):
+        below_http |= _module_imports(name)
+    assert not {name for name in below_http if name.split(".")[0] == "starlette"}
+    assert not {name for name in below_http if name.startswith("intercom_pipeline.emulator.rout")}
 
 
 def test_cli_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import sys
 import time
@@ -94,7 +95,7 @@ def run_demo(args: argparse.Namespace) -> int:
         from intercom_pipeline.cli import demo_steps
 
         for title, action in demo_steps.steps(run):
-            run.step(title, lambda action=action: action(run))
+            run.step(title, functools.partial(action, run))
         calls = demo_steps.api_calls(run)
     print_summary(run, calls, time.monotonic() - started)
     return 1 if run.failures else 0

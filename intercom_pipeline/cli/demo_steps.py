@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import orjson
@@ -36,7 +36,7 @@ def steps(run: DemoRun) -> list[tuple[str, Callable[[DemoRun], None]]]:
 
 def _intercom(run: DemoRun):
     """The configured Intercom resource, with its EnvVars resolved as a run would resolve them."""
-    with dg.build_resources({"intercom": run.defs.resources["intercom"]}) as resources:
+    with dg.build_resources({"intercom": (run.defs.resources or {})["intercom"]}) as resources:
         return resources.intercom
 
 
@@ -107,9 +107,9 @@ def _subject_emails(run: DemoRun) -> tuple[str, str]:
 def privacy_requests(run: DemoRun) -> None:
     access_email, deletion_email = _subject_emails(run)
     dry_run = not run.connection.fake  # never delete in a real workspace
-    access = {"request_id": new_request_id("access"), "type": "access",
+    access: dict[str, Any] = {"request_id": new_request_id("access"), "type": "access",
               "identifier": {"category": "email", "value": access_email}}
-    deletion = {"request_id": new_request_id("deletion"), "type": "deletion",
+    deletion: dict[str, Any] = {"request_id": new_request_id("deletion"), "type": "deletion",
                 "identifier": {"category": "email", "value": deletion_email}, "options": {"dry_run": dry_run}}
     for request in (access, deletion):
         path = drop_in_inbox(run.root, request)
@@ -138,11 +138,15 @@ def _tick_inbox_sensor(run: DemoRun) -> list[str]:
     context = dg.build_sensor_context(instance=run.instance, resources=run.defs.resources,
                                       definitions=run.defs)
     result = sensor(context)
-    requests = result.run_requests if isinstance(result, dg.SensorResult) else list(result or [])
+    if not isinstance(result, dg.SensorResult):  # the inbox sensor always answers a SensorResult
+        raise RuntimeError(f"the inbox sensor answered {type(result).__name__}, expected a SensorResult")
+    requests = list(result.run_requests or [])
     for request in requests:
+        if request.job_name is None or request.run_key is None:
+            raise RuntimeError(f"the inbox sensor asked for a run without a job or run key: {request}")
         tags = {**request.tags, "dagster/run_key": request.run_key, "dagster/sensor_name": INBOX_SENSOR}
-        run.execute(request.job_name, run_config=request.run_config, tags=tags)
-    return [request.run_key for request in requests]
+        run.execute(request.job_name, run_config=dict(request.run_config), tags=tags)
+    return [str(request.run_key) for request in requests]
 
 
 def verify_audit(run: DemoRun) -> None:

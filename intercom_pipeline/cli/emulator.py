@@ -12,6 +12,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from intercom_pipeline.emulator.config import ALL_SCOPES, DEFAULT_TOKEN, KNOWN_VERSIONS, EmulatorConfig
 
@@ -104,26 +105,19 @@ def run(args: argparse.Namespace) -> int:
     sock = bind(args.host, args.port)
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"Fake Intercom: workspace {emulator.app_id}, {config.contacts} contacts, seed {config.seed} "
-          f"(generated in {time.perf_counter() - started:.1f}s)")
-    print(f"Base URL: http://{host}:{sock.getsockname()[1]}   (Ctrl-C to stop)")
-    for token, scopes in config.token_scopes().items():
-        label = "all scopes" if scopes == ALL_SCOPES else ", ".join(sorted(scopes))
-        print(f"Token {token!r}: {label}")
-    print(f"Rate limit: {config.window_budget} calls per {config.window_seconds}s window; "
-          f"admin endpoints under /_emulator/ (stats, reset, faults, revoke, clock)")
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print("Warning: /_emulator/ admin endpoints need no token; anyone who can reach this host can use them.")
+          f"(generated in {time.perf_counter() - started:.1f}s)", flush=True)
     webhooks = _webhooks(args, emulator)
-    sys.stdout.flush()
+    # Scripts start their client on the "Base URL:" line: print it only once the server answers.
     try:
-        serve_forever(emulator.app, sock)
+        serve_forever(emulator.app, sock,
+                      on_ready=lambda: _print_ready(args, config, f"http://{host}:{sock.getsockname()[1]}"))
     finally:
         if webhooks is not None:
             webhooks.stop()
     return 0
 
 
-def _webhooks(args: argparse.Namespace, emulator: object) -> object | None:
+def _webhooks(args: argparse.Namespace, emulator: Any) -> Any:
     """Signed notifications to each ``--webhook-url`` (retried like Intercom: once, after 1 minute)."""
     if not args.webhook_url:
         return None
@@ -135,5 +129,17 @@ def _webhooks(args: argparse.Namespace, emulator: object) -> object | None:
     secrets = read_secrets({"INTERCOM_CLIENT_SECRET_FILE": str(args.webhook_secret_file)})
     app = WebhookApp(secrets[0], [Subscription(url) for url in args.webhook_url])
     app.install(emulator)
-    print(f"Webhooks: every change is sent, signed, to {len(args.webhook_url)} endpoint(s)")
+    print(f"Webhooks: every change is sent, signed, to {len(args.webhook_url)} endpoint(s)", flush=True)
     return app.start()
+
+
+def _print_ready(args: argparse.Namespace, config: EmulatorConfig, base_url: str) -> None:
+    print(f"Base URL: {base_url}   (Ctrl-C to stop)")
+    for token, scopes in config.token_scopes().items():
+        label = "all scopes" if scopes == ALL_SCOPES else ", ".join(sorted(scopes))
+        print(f"Token {token!r}: {label}")
+    print(f"Rate limit: {config.window_budget} calls per {config.window_seconds}s window; "
+          f"admin endpoints under /_emulator/ (stats, reset, faults, revoke, clock)")
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print("Warning: /_emulator/ admin endpoints need no token; anyone who can reach this host can use them.")
+    sys.stdout.flush()

@@ -151,7 +151,6 @@ def _report(request: PrivacyRequest, root: Path, outcome: privacy_runs.Outcome) 
     return 1
 
 
-
 def _summary(message: str) -> str:
     """A failure's message as one paragraph: Dagster may prefix it and append a stack trace."""
     text = message.split("\n\nStack Trace:")[0]

@@ -19,6 +19,7 @@ the next request.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -115,8 +116,6 @@ def launch(run_id: str, job_name: str, run_config: dict[str, Any], tags: dict[st
 
 def workspace_args(folder: Path) -> list[str]:
     """The code location the daemon knows: the operator's workspace file, or this package's."""
-    import os
-
     location = os.environ.get(LOCATION_ENV) or DEFAULT_LOCATION
     workspace = os.environ.get(WORKSPACE_ENV)
     if not workspace:
@@ -164,9 +163,9 @@ def no_daemon_message(instance: dg.DagsterInstance, run_id: str | None = None) -
 def outcome_of(instance: dg.DagsterInstance, run_id: str) -> Outcome:
     run = instance.get_run_by_id(run_id)
     assert run is not None, run_id
-    failures = [failure_text(entry.dagster_event.event_specific_data).strip()
+    failures = [failure_text(entry.dagster_event.step_failure_data).strip()
                 for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
-                if entry.dagster_event is not None and entry.dagster_event.event_specific_data.error]
+                if entry.dagster_event is not None and entry.dagster_event.step_failure_data.error]
     if not failures and run.status != dg.DagsterRunStatus.SUCCESS:
         failures = [entry.message or entry.user_message for entry in
                     instance.all_logs(run_id, of_type=dg.DagsterEventType.RUN_FAILURE)][-1:]

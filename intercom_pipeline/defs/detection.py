@@ -42,6 +42,14 @@ class ChangeFeedConfig(dg.Config):
     count_threshold: float = changes.DEFAULT_COUNT_THRESHOLD  # relative move that is reported
 
 
+def changes_table(rows: list[dict]) -> dg.TableMetadataValue:
+    """The change feed as a native Dagster table (sortable in the UI), at most 100 rows."""
+    columns = ("change", "object", "name", "old_value", "new_value")
+    return dg.MetadataValue.table(
+        records=[dg.TableRecord({c: str(r.get(c) or "") for c in columns}) for r in rows[:100]],
+        schema=dg.TableSchema(columns=[dg.TableColumn(c, "string") for c in columns]))
+
+
 @dg.asset(
     key_prefix=PREFIX,
     partitions_def=DETECTION_PARTITIONS,
@@ -102,6 +110,7 @@ def detection_changes(context: dg.AssetExecutionContext, config: ChangeFeedConfi
         "dagster/row_count": len(rows),
         "dagster/column_schema": column_schema(fixed_schemas.CHANGE_SCHEMA),
         "changes": dg.MetadataValue.md(report.changes_markdown(rows)),
+        "changes_table": changes_table(rows),
         "affected_objects": ",".join(changes.affected_objects(rows)),
         "previous_window": previous_label or "none",
         "path": dg.MetadataValue.path(str(path)),

@@ -86,6 +86,8 @@ def discovery_counts_and_samples(context: dg.AssetExecutionContext, config: Disc
         "dagster/row_count": len(out["count_rows"]),
         "dagster/column_schema": column_schema(fixed_schemas.COUNT_SCHEMA),
         "counts": dg.MetadataValue.md(report.counts_markdown(out["count_rows"])),
+        "all_objects_counted_today": dg.MetadataValue.md(report.all_objects_markdown(
+            discover.counts_of_day(root, workspace, day))),
         "path": dg.MetadataValue.path(str(out["counts_path"])),
         "intercom_calls": calls,
     })
@@ -130,6 +132,7 @@ def discovery_classification(context: dg.AssetExecutionContext, intercom: Interc
         "dagster/row_count": len(rows),
         "dagster/column_schema": column_schema(fixed_schemas.CLASSIFICATION_SCHEMA),
         "preview": dg.MetadataValue.md(report.classification_markdown(rows)),
+        "personal_data_by_category": dg.MetadataValue.md(report.category_chart(rows)),
         "personal_data_fields": sum(1 for r in rows if r["category"]),
         "path": dg.MetadataValue.path(str(path)),
     })
@@ -162,13 +165,12 @@ def discovery_targets(changed: list[str]) -> list[str]:
     default_status=dg.DefaultSensorStatus.RUNNING if settings.demo_mode() else dg.DefaultSensorStatus.STOPPED,
     description="Launches discovery for the objects a new change-feed partition names.")
 def discovery_on_change(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):
-    event = asset_event.dagster_event
-    materialization = event.event_specific_data.materialization if event else None
+    materialization = asset_event.asset_materialization
     if materialization is None:
         return dg.SkipReason("no materialization in the event")
     named = materialization.metadata.get("affected_objects")
     changed = [o for o in str(named.value if named is not None else "").split(",") if o]
-    window = event.partition or datetime.now(UTC).strftime("%Y-%m-%d")
+    window = materialization.partition or datetime.now(UTC).strftime("%Y-%m-%d")
     day = window[:10]
     targets = discovery_targets(changed)
     if not targets:

@@ -23,11 +23,19 @@ from typing import Any
 
 import dagster as dg
 
-from intercom_pipeline import settings
-from intercom_pipeline.exports import graph, runs, warehouse
+from intercom_pipeline import charts, settings
+from intercom_pipeline.exports import events, graph, published, runs, warehouse
 from intercom_pipeline.exports.completeness import Completeness
 from intercom_pipeline.exports.runs import ExportOutcome
-from intercom_pipeline.exports.streams import GRAPH, INCREMENTAL, PARTS, SNAPSHOTS, STREAMS, warehouse_modes
+from intercom_pipeline.exports.streams import (
+    EVENTS,
+    GRAPH,
+    INCREMENTAL,
+    PARTS,
+    SNAPSHOTS,
+    STREAMS,
+    warehouse_modes,
+)
 
 START_ENV = "INTERCOM_EXPORTS_START"
 GROUP = "exports"
@@ -78,6 +86,11 @@ def _preview(outcome: ExportOutcome) -> str:
     return "\n".join(lines)
 
 
+def _partitions_md(rows: dict[str, int], last: int = 31) -> str:
+    """Rows per partition as a Markdown bar chart, newest first (the latest ``last``)."""
+    return charts.bar_chart(sorted(rows.items(), reverse=True), "partition", "rows", limit=last)
+
+
 def _result(outcome: ExportOutcome, calls: dict[str, Any]) -> dg.MaterializeResult:
     check: Completeness = outcome.check
     columns = dg.TableSchema(columns=[dg.TableColumn(f.name, str(f.type)) for f in outcome.schema])
@@ -87,6 +100,8 @@ def _result(outcome: ExportOutcome, calls: dict[str, Any]) -> dg.MaterializeResu
         "partitions_written": len(outcome.partitions),
         "files_written": len(outcome.files),
         "preview": dg.MetadataValue.md(_preview(outcome)),
+        "rows_per_partition": dg.MetadataValue.md(_partitions_md(outcome.partitions)),
+        "completeness": dg.MetadataValue.md(f"**{'complete' if check.passed else 'INCOMPLETE'}**: {check.detail}"),
         **{k: v for k, v in outcome.metadata.items() if isinstance(v, (int, float, str))},
         **calls,
     }
@@ -160,6 +175,44 @@ def contact_graph(context: dg.AssetExecutionContext):
         yield _result(outcome, calls)
 
 
+@dg.multi_asset(name="export_events", specs=[dg.AssetSpec(
+    prefixed_key("events"), group_name=GROUP, kinds=KINDS, partitions_def=updated_days,
+    description=EVENTS.description, metadata={"stream_mode": EVENTS.mode, "cost_in_calls": events.COST})],
+    check_specs=[_check_spec("events")], pool=POOL, required_resource_keys=RESOURCES,
+    backfill_policy=dg.BackfillPolicy.single_run())
+def events_asset(context: dg.AssetExecutionContext):
+    """Data events by day of created_at, for the contacts active in the window (see exports/events.py)."""
+    client = context.resources.intercom.client()
+    before = client.stats.as_metadata()
+    window = context.partition_time_window
+    try:
+        outcome = events.export_events(client, context.resources.data_root.path(), int(window.start.timestamp()),
+                                       int(window.end.timestamp()), time.time())
+    except ValueError as error:
+        raise dg.Failure(str(error)) from None
+    yield _result(outcome, _calls(client, before))
+
+
+def _published_check(name: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(asset=prefixed_key(name), name=f"{name}_published", required_resource_keys=RESOURCES,
+                    description=f"Rows of {name} published on disk (per partition) vs the server's totals now; "
+                                "reads the files, so a deleted part file fails it. Runs alone.",
+                    blocking=False)
+    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        client = context.resources.intercom.client()
+        result = published.check_stream(client, context.resources.data_root.path(), name)
+        meta: dict[str, Any] = {**result.check.as_metadata(), "partitions_on_disk": len(result.rows),
+                                "rows_on_disk": sum(result.rows.values()),
+                                "rows_per_partition": dg.MetadataValue.md(_partitions_md(result.rows))}
+        return dg.AssetCheckResult(passed=result.check.passed, metadata=meta, description=result.check.detail,
+                                   severity=dg.AssetCheckSeverity.ERROR)
+
+    return _check
+
+
+PUBLISHED_CHECKS = [_published_check(name) for name in published.CHECKED]
+
+
 @dg.asset(name="warehouse", key_prefix=PREFIX, group_name=GROUP, kinds={"duckdb"}, deps=[prefixed_key(s) for s in STREAMS],
           required_resource_keys={"data_root"},
           description="data/warehouse.duckdb: one view per stream (current state) and <stream>_all (every row).")
@@ -167,6 +220,7 @@ def warehouse_asset(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     built = warehouse.build(context.resources.data_root.path(), warehouse_modes())
     return dg.MaterializeResult(metadata={
         "views": dg.MetadataValue.json(built["views"]),
+        "open_with": "cd <data root> && duckdb warehouse.duckdb (views resolve exports/... against it)",
         "streams_without_files": dg.MetadataValue.json(built["skipped"]),
     })
 
@@ -177,12 +231,13 @@ ASSETS = [
     _incremental_asset(["conversations", PARTS.name]),
     _incremental_asset(["tickets"]),
     contact_graph,
+    events_asset,
     warehouse_asset,
 ]
 assert {n for a in ASSETS for n in (k.path[-1] for k in a.keys)} >= set(STREAMS) | {i.name for i in INCREMENTAL}
 
 SNAPSHOT_ASSETS = [s.name for s in (*SNAPSHOTS, *GRAPH)]
-INCREMENTAL_ASSETS = [*(s.name for s in INCREMENTAL), PARTS.name]
+INCREMENTAL_ASSETS = [*(s.name for s in INCREMENTAL), PARTS.name, EVENTS.name]
 exports_snapshot_job = dg.define_asset_job(
     "exports_snapshot_job", selection=dg.AssetSelection.assets(*map(prefixed_key, SNAPSHOT_ASSETS)),
     description="Full refresh of every snapshot stream for today's snapshot partition.")
@@ -190,6 +245,9 @@ exports_incremental_job = dg.define_asset_job(
     "exports_incremental_job", selection=dg.AssetSelection.assets(*map(prefixed_key, INCREMENTAL_ASSETS)),
     description="contacts, conversations (+ parts) and tickets for a day or a range of days of updated_at.")
 warehouse_job = dg.define_asset_job("warehouse_job", selection=dg.AssetSelection.assets(prefixed_key("warehouse")))
+exports_published_checks_job = dg.define_asset_job(
+    "exports_published_checks_job", selection=dg.AssetSelection.checks(*PUBLISHED_CHECKS),
+    description="Only the on-disk completeness checks: what is published vs the server's totals now.")
 
 
 @dg.schedule(job=exports_incremental_job, cron_schedule="15 0 * * *", execution_timezone="UTC",
@@ -214,6 +272,7 @@ def exports_snapshot_daily(context: dg.ScheduleEvaluationContext) -> dg.RunReque
 
 defs = dg.Definitions(
     assets=ASSETS,
-    jobs=[exports_snapshot_job, exports_incremental_job, warehouse_job],
+    asset_checks=PUBLISHED_CHECKS,
+    jobs=[exports_snapshot_job, exports_incremental_job, warehouse_job, exports_published_checks_job],
     schedules=[exports_incremental_daily, exports_snapshot_daily],
 )

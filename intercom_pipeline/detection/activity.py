@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from intercom_pipeline.intercom import IntercomClient
 
-def count_in_window(client: Any, field: str, start: int, end: int, timezone: str = "UTC") -> Counter[str]:
+
+def count_in_window(client: IntercomClient, field: str, start: int, end: int, timezone: str = "UTC") -> Counter[str]:
     """Contacts per role with ``start <= record[field] < end``."""
     from intercom_pipeline.intercom import q
 
@@ -29,11 +31,11 @@ def count_in_window(client: Any, field: str, start: int, end: int, timezone: str
     return by_role
 
 
-def activity_rows(client: Any, start: int, end: int) -> list[dict[str, Any]]:
+def activity_rows(client: IntercomClient, start: int, end: int) -> list[dict[str, Any]]:
     """Inventory rows (kind "activity") for contacts created/updated in ``[start, end)``."""
     if end <= start:
         raise ValueError(f"activity window must end after it starts; got start={start} end={end}")
-    timezone = str(getattr(client, "workspace_timezone", "UTC") or "UTC")
+    timezone = client.workspace_timezone
     rows = []
     for field, name in (("created_at", "created"), ("updated_at", "updated")):
         by_role = count_in_window(client, field, start, end, timezone)

@@ -11,10 +11,14 @@ With no previous snapshot every object is reported as appeared, so a first run t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+# Builds one change row: (change, object, name, old value, new value, relative change).
+RowMaker = Callable[..., dict[str, Any]]
+Keyed = dict[tuple[str, str], Mapping[str, Any]]
 
 DEFAULT_COUNT_THRESHOLD = 0.10
 
@@ -41,7 +45,9 @@ def diff_inventories(
     cur = list(current)
     prev = list(previous) if previous is not None else None
 
-    def row(change: str, obj: str, name: str, old: Any = None, new: Any = None, rel: float | None = None):
+    def row(
+        change: str, obj: str, name: str, old: Any = None, new: Any = None, rel: float | None = None
+    ) -> dict[str, Any]:
         return {"change": change, "object": obj, "name": name,
                 "old_value": None if old is None else str(old), "new_value": None if new is None else str(new),
                 "relative_change": rel, "threshold": config.count_threshold if change == "count_moved" else None,
@@ -60,12 +66,12 @@ def affected_objects(changes: Iterable[Mapping[str, Any]]) -> list[str]:
     return sorted({str(change["object"]) for change in changes})
 
 
-def _by_key(rows: list[Mapping[str, Any]], kind: str) -> dict[tuple[str, str], Mapping[str, Any]]:
+def _by_key(rows: list[Mapping[str, Any]], kind: str) -> Keyed:
     return {(str(r["object"]), str(r["name"])): r for r in rows if r["kind"] == kind}
 
 
-def _attribute_changes(prev, cur, row) -> list[dict[str, Any]]:
-    out = []
+def _attribute_changes(prev: Keyed, cur: Keyed, row: RowMaker) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
     for key in sorted(cur.keys() - prev.keys()):
         out.append(row("attribute_added", *key, None, cur[key].get("data_type")))
     for key in sorted(prev.keys() - cur.keys()):
@@ -80,8 +86,8 @@ def _attribute_changes(prev, cur, row) -> list[dict[str, Any]]:
     return out
 
 
-def _object_changes(prev, cur, row, config: ChangeConfig) -> list[dict[str, Any]]:
-    out = []
+def _object_changes(prev: Keyed, cur: Keyed, row: RowMaker, config: ChangeConfig) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
     for key in sorted(prev.keys() | cur.keys()):
         old = prev[key].get("count") if key in prev else None
         new = cur[key].get("count") if key in cur else None

@@ -15,11 +15,12 @@ from datetime import datetime
 from typing import Any
 
 from intercom_pipeline.detection import activity
+from intercom_pipeline.intercom import IntercomClient
 
 ATTRIBUTE_MODELS = {"contact": "contacts", "company": "companies", "conversation": "conversations"}
 
 
-def attribute_rows(client: Any) -> list[dict[str, Any]]:
+def attribute_rows(client: IntercomClient) -> list[dict[str, Any]]:
     rows = []
     for model, obj in ATTRIBUTE_MODELS.items():
         for attr in client.data_attributes(model, include_archived=True):
@@ -38,7 +39,7 @@ def _len(iterable_factory: Callable[[], Any]) -> int:
     return sum(1 for _ in iterable_factory())
 
 
-def _object_counters(client: Any) -> list[tuple[str, str, str, Callable[[], int | None]]]:
+def _object_counters(client: IntercomClient) -> list[tuple[str, str, str, Callable[[], int | None]]]:
     from intercom_pipeline.intercom import q
 
     everything = q.where("created_at", ">", 0)
@@ -63,7 +64,7 @@ def _object_counters(client: Any) -> list[tuple[str, str, str, Callable[[], int 
     ]
 
 
-def object_rows(client: Any) -> list[dict[str, Any]]:
+def object_rows(client: IntercomClient) -> list[dict[str, Any]]:
     from intercom_pipeline.intercom import IntercomError
 
     rows = []
@@ -76,7 +77,7 @@ def object_rows(client: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def build_inventory(client: Any, window_start: datetime, window_end: datetime, now: datetime) -> list[dict[str, Any]]:
+def build_inventory(client: IntercomClient, window_start: datetime, window_end: datetime, now: datetime) -> list[dict[str, Any]]:
     """The full snapshot for one detection window."""
     rows = attribute_rows(client) + object_rows(client)
     rows += activity.activity_rows(client, int(window_start.timestamp()), int(window_end.timestamp()))

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from intercom_pipeline.discovery import detectors
-from intercom_pipeline.discovery.detectors import PII_CATEGORIES
+from intercom_pipeline.pii import PII_CATEGORIES
 
 __all__ = ["PII_CATEGORIES", "ClassifierConfig", "classify_records", "flatten", "field_values"]
 
@@ -90,13 +90,7 @@ def classify_field(obj: str, path: str, values: list[Any], records_seen: int, co
     row["detected_categories"] = sorted(counts)
     n = len(present)
     best, best_hits = counts.most_common(1)[0] if counts else (None, 0)
-    # Values alone decide only by a detector strong enough on its own (not a person-name shape).
-    alone = [(cat, hits) for cat, hits in counts.most_common() if cat not in detectors.NEEDS_NAME_HINT]
-    chosen, hits, how = None, 0, ""
-    if hint and counts.get(hint, 0) >= config.hint_threshold * n:
-        chosen, hits, how = hint, counts[hint], "name hint and values agree"
-    elif alone and alone[0][1] >= config.value_threshold * n:
-        chosen, hits, how = alone[0][0], alone[0][1], "values"
+    chosen, hits, how = _choose(hint, counts, n, config)
     base = f"name hint: {hint or 'none'}; value detector: {best or 'none'} in {best_hits}/{n} values"
     if best in detectors.NEEDS_NAME_HINT and chosen != best:
         base += f" ({best} by shape only, not decisive without a name hint)"
@@ -109,6 +103,17 @@ def classify_field(obj: str, path: str, values: list[Any], records_seen: int, co
         return row | _free_text(text, n, base + (f"; {veto}" if veto else ""), config)
     reason = veto or "below threshold"
     return row | _decision(None, 1.0 - best_hits / n, best_hits / n, best, f"{base}; {reason}")
+
+
+def _choose(hint: str | None, counts: Counter[str], n: int, config: ClassifierConfig) -> tuple[str | None, int, str]:
+    """(category, values that match it, how it was decided), or (None, 0, "") when nothing decides."""
+    if hint and counts.get(hint, 0) >= config.hint_threshold * n:
+        return hint, counts[hint], "name hint and values agree"
+    # Values alone decide only by a detector strong enough on its own (not a person-name shape).
+    alone = [(cat, hits) for cat, hits in counts.most_common() if cat not in detectors.NEEDS_NAME_HINT]
+    if alone and alone[0][1] >= config.value_threshold * n:
+        return alone[0][0], alone[0][1], "values"
+    return None, 0, ""
 
 
 def _veto(obj: str, path: str, chosen: str | None, present: list[Any], config: ClassifierConfig) -> str:

@@ -17,7 +17,6 @@ import re
 from datetime import UTC, datetime
 
 from intercom_pipeline.discovery.names import looks_like_person_name, mentions_person
-from intercom_pipeline.pii import PII_CATEGORIES  # noqa: F401  (re-exported for classify)
 
 # Categories whose value detector is too weak to decide a field on its own: a person-name shape is
 # shared by job titles, cities and plan names, so a field is a name only when its name agrees.
@@ -197,14 +196,6 @@ def is_place(value: object) -> bool:
         return False
     text = value.strip()
     return bool(text) and len(text.split()) <= 5 and not any(ch.isdigit() or ch in "@/:" for ch in text)
-
-
-def is_free_text(value: object) -> bool:
-    """Prose rather than a single value: several words, or HTML."""
-    if not isinstance(value, str):
-        return False
-    text = _TAG.sub(" ", value)
-    return len(text.split()) >= 5 or (value.lstrip().startswith("<") and len(text.split()) >= 3)
 
 
 def full_match(value: object) -> set[str]:

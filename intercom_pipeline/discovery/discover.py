@@ -7,6 +7,7 @@ only wires it to Dagster.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -16,10 +17,16 @@ from zoneinfo import ZoneInfo
 from intercom_pipeline.discovery import classify, counts, objects, sample_selection, sample_store
 from intercom_pipeline.discovery.classify import ClassifierConfig
 from intercom_pipeline.discovery.sample_selection import Sample, SampleConfig
+from intercom_pipeline.intercom import IntercomClient
 from intercom_pipeline.tables import partition_files
 
+# Parents that state their item count (a contact's notes.total_count, a conversation's
+# count_conversation_parts) are all walked when that costs at most this many search pages: the
+# count is then exact instead of estimated (2,000 contacts: 14 calls).
+EXACT_WALK_PAGES = 40
 COMPANY_LIST_LIMIT = 10_000  # POST /companies/list serves at most this many companies by page
 COMPANY_PAGE = 50
+PAGE = 150  # search page size
 
 
 @dataclass
@@ -40,12 +47,12 @@ def day_end(day: str, timezone: str = "UTC") -> int:
     return int(datetime.combine(following, datetime.min.time(), ZoneInfo(timezone)).timestamp())
 
 
-def collect(client: Any, workspace_id: str, obj: str, day: str, config: SampleConfig | None = None) -> Collected:
+def collect(client: IntercomClient, workspace_id: str, obj: str, day: str, config: SampleConfig | None = None) -> Collected:
     """Read the API for one object: its sample and its count rows."""
     objects.check_object(obj)
     config = config or SampleConfig()
     seed = sample_selection.seed_for(workspace_id, obj, day)
-    until = day_end(day, _workspace_timezone(client))
+    until = day_end(day, client.workspace_timezone)
     if obj in objects.SEARCHABLE:
         sample = sample_selection.stratified_search(client, obj, config.size, seed, until, config, _window_query(client))
         return Collected(obj, day, sample, counts.exact_rows(client, obj, until=until))
@@ -59,7 +66,7 @@ def collect(client: Any, workspace_id: str, obj: str, day: str, config: SampleCo
     return Collected(obj, day, sample, counts.exact_rows(client, obj, listed=len(listed), until=until))
 
 
-def _company_pages(client: Any, config: SampleConfig, seed: int, until: int) -> Sample:
+def _company_pages(client: IntercomClient, config: SampleConfig, seed: int, until: int) -> Sample:
     """Pages spread evenly over the company list (ordered by last activity), one stratum each.
 
     Page-number lists allow random access, so ``strata`` pages cost ``strata`` calls however many
@@ -86,12 +93,12 @@ def _company_pages(client: Any, config: SampleConfig, seed: int, until: int) -> 
     return sample
 
 
-def _lister(client: Any, obj: str):
+def _lister(client: IntercomClient, obj: str) -> Callable[[], Iterable[dict[str, Any]]]:
     return {"articles": client.list_articles, "news_items": client.news_items, "newsfeeds": client.newsfeeds,
             "admins": lambda: _admins_with_avatars(client)}[obj]
 
 
-def _admins_with_avatars(client: Any) -> list[dict[str, Any]]:
+def _admins_with_avatars(client: IntercomClient) -> list[dict[str, Any]]:
     # GET /admins leaves avatars out unless asked (display_avatar); an avatar URL is personal data.
     page = client.request("GET", "/admins", params={"display_avatar": "true"})
     return list(page.get("admins") or page.get("data") or [])
@@ -102,22 +109,15 @@ def _before(records: list[dict[str, Any]], until: int) -> list[dict[str, Any]]:
     return [r for r in records if int(r.get("created_at") or 0) < until]
 
 
-def _window_query(client: Any):
+def _window_query(client: IntercomClient) -> Callable[[str, int, int], dict[str, Any]]:
     from intercom_pipeline.intercom import q
 
-    timezone = _workspace_timezone(client)
+    timezone = client.workspace_timezone
 
     def build(field_name: str, start: int, end: int) -> dict[str, Any]:
         return q.updated_window(field_name, start, end, timezone)
 
     return build
-
-
-def _workspace_timezone(client: Any) -> str:
-    try:
-        return str(client.workspace_timezone)
-    except AttributeError:
-        return "UTC"
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ PARENTS = {
 }
 
 
-def _children(client: Any, obj: str, parent: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+def _children(client: IntercomClient, obj: str, parent: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
     """A parent's items and the contact ids they belong to."""
     pid = str(parent["id"])
     if obj == "notes":
@@ -145,7 +145,7 @@ def _children(client: Any, obj: str, parent: dict[str, Any]) -> tuple[list[dict[
     return parts, objects.linked_contacts("conversations", full)
 
 
-def _per_parent(client: Any, workspace_id: str, obj: str, day: str, config: SampleConfig, seed: int,
+def _per_parent(client: IntercomClient, workspace_id: str, obj: str, day: str, config: SampleConfig, seed: int,
                 until: int) -> Collected:
     """Notes, events, conversation parts: read a stratified sample of parents' items, sample them,
     and estimate the total from the per-parent counts."""
@@ -175,8 +175,31 @@ def _per_parent(client: Any, workspace_id: str, obj: str, day: str, config: Samp
     sample.method = f"{len(parents.records)} {spec.resource} read ({parents.method}); then " + sample.method
     per_parent = {pid: n for pid, (n, _h) in known.items()}
     parent_strata = {pid: h for pid, (_n, h) in known.items()}
-    rows = counts.estimate_rows(per_parent, parent_strata, parents.stratum_sizes, unit=spec.resource)
+    census = _census(client, spec, until, sum(parents.stratum_sizes))
+    if census is not None:
+        stated, pages = census
+        rows = counts.summed_rows(stated, len(stated), pages, spec.resource)
+    else:
+        rows = counts.estimate_rows(per_parent, parent_strata, parents.stratum_sizes, unit=spec.resource)
     return Collected(obj, day, sample, rows)
+
+
+def _census(client: Any, spec: _Parent, until: int, parents: int) -> tuple[dict[str, int], int] | None:
+    """Every parent's stated item count, when the parents fit in ``EXACT_WALK_PAGES`` pages."""
+    from intercom_pipeline.intercom import q
+
+    if spec.summary is None or parents > EXACT_WALK_PAGES * PAGE:
+        return None
+    outer, inner = spec.summary
+    stated: dict[str, int] = {}
+    for record in client.search(spec.resource, q.where("created_at", "<", until), per_page=PAGE):
+        total = (record.get(outer) or {}).get(inner)
+        if int(record.get("created_at") or 0) >= until:
+            continue
+        if not isinstance(total, int) or isinstance(total, bool):
+            return None  # a parent that does not state its count: estimate instead
+        stated[str(record["id"])] = total
+    return stated, max(1, -(-len(stated) // PAGE))
 
 
 def _redraw_with_items(parents: Sample, known: dict[str, tuple[int, int]], size: int, seed: int) -> None:
@@ -214,6 +237,16 @@ def write_collected(data_root: Path, workspace_id: str, collected: Collected, no
     partition_files.write_rows(counts_path, "counts", rows)
     return {"sample_path": sample_path, "sample_rows": sample_table.num_rows, "counts_path": counts_path,
             "count_rows": rows, "method": collected.sample.method}
+
+
+def counts_of_day(data_root: Path, workspace_id: str, day: str) -> dict[str, list[dict[str, Any]]]:
+    """The count rows of every object counted on ``day`` (objects not counted yet are left out)."""
+    found = {}
+    for obj in objects.OBJECT_NAMES:
+        rows = partition_files.read_rows(partition_files.object_part(data_root, "counts", workspace_id, obj, day))
+        if rows:
+            found[obj] = rows
+    return found
 
 
 def classify_partition(data_root: Path, workspace_id: str, obj: str, day: str, now: datetime,

@@ -10,6 +10,7 @@ parts per conversation, so they are reached through a sample of parents and coun
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 SEARCHABLE = {"contacts": "contacts", "conversations": "conversations", "tickets": "tickets"}
 PER_PARENT = ("notes", "events", "conversation_parts")
@@ -48,9 +49,9 @@ def check_object(name: str) -> ObjectSpec:
     return OBJECTS[name]
 
 
-def linked_contacts(obj: str, record: dict) -> list[str]:
+def linked_contacts(obj: str, record: dict[str, Any]) -> list[str]:
     """Ids of the contacts a record belongs to or mentions as participant (for erasure)."""
-    ids: list[str] = []
+    ids: list[Any] = []
     if obj == "contacts":
         ids.append(record.get("id"))
     elif obj == "notes":

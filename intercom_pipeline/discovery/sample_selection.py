@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
+
+from intercom_pipeline.intercom import IntercomClient
 
 DAY = 86_400
 
@@ -114,8 +116,8 @@ def systematic_over_time(records: Iterable[dict[str, Any]], size: int, seed: int
                   method=f"systematic over {time_key}: {len(picked)} of {len(ordered)} records listed")
 
 
-def stratified_search(client: Any, resource: str, size: int, seed: int, until: int,
-                      config: SampleConfig, window_query: Callable[[str, int, int], dict]) -> Sample:
+def stratified_search(client: IntercomClient, resource: str, size: int, seed: int, until: int,
+                      config: SampleConfig, window_query: Callable[[str, int, int], dict[str, Any]]) -> Sample:
     """Sample ``resource`` by ``created_at`` windows from its first record to ``until``."""
     first = _earliest(client, resource)
     if first is None:
@@ -140,7 +142,7 @@ def stratified_search(client: Any, resource: str, size: int, seed: int, until: i
     return sample
 
 
-def _earliest(client: Any, resource: str) -> int | None:
+def _earliest(client: IntercomClient, resource: str) -> int | None:
     from intercom_pipeline.intercom import q
 
     query = q.where("created_at", ">", 0)
@@ -148,13 +150,3 @@ def _earliest(client: Any, resource: str) -> int | None:
     for record in islice(client.search(resource, query, per_page=1, sort=sort), 1):
         return int(record.get("created_at") or 0)
     return None
-
-
-def per_contact_items(client: Any, obj: str, contact_ids: list[str]) -> Iterator[tuple[str, list[dict]]]:
-    """Each sampled contact's notes or data events (every page), in order, concurrently."""
-    reader = client.contact_notes if obj == "notes" else client.contact_events
-
-    def read(contact_id: str) -> tuple[str, list[dict]]:
-        return contact_id, list(reader(contact_id))
-
-    yield from client.map(read, contact_ids)

@@ -74,7 +74,7 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 
 def schema_matches(path: Path) -> bool:
     """True when a sample file has exactly SAMPLE_SCHEMA (names, types and order)."""
-    return pq.read_schema(path).remove_metadata().equals(fixed_schemas.SAMPLE_SCHEMA, check_metadata=False)
+    return bool(pq.read_schema(path).remove_metadata().equals(fixed_schemas.SAMPLE_SCHEMA, check_metadata=False))
 
 
 def enforce_retention(data_root: Path, today: date, retention_days: int = DEFAULT_RETENTION_DAYS,
@@ -99,7 +99,7 @@ def enforce_retention(data_root: Path, today: date, retention_days: int = DEFAUL
     return removed
 
 
-@erasable("discovery.samples")
+@erasable("discovery.samples", previews=True)
 def erase_contacts(data_root: Path, workspace_id: str, contact_ids: frozenset[str]) -> list[Path]:
     """Drop the rows of deleted contacts from every sample file of the workspace."""
     base = storage.partition_dir(data_root, DATASET, workspace_id)

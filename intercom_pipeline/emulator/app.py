@@ -32,9 +32,9 @@ from starlette.types import Message, Receive, Scope, Send
 
 from intercom_pipeline.emulator.auth import accepts_json, check_scope
 from intercom_pipeline.emulator.config import KNOWN_VERSIONS
-from intercom_pipeline.emulator.errors import ApiError, render
+from intercom_pipeline.emulator.errors import ApiError
 from intercom_pipeline.emulator.faults import Plan
-from intercom_pipeline.emulator.routing import Endpoint
+from intercom_pipeline.emulator.routing import Endpoint, render
 from intercom_pipeline.emulator.stats import UNMATCHED
 
 if TYPE_CHECKING:
@@ -183,12 +183,13 @@ def intercom_routes(emulator: Emulator, endpoints: Iterable[Endpoint]) -> list[B
 
 
 def build_app(emulator: Emulator) -> EmulatorApp:
-    from intercom_pipeline.emulator.routes import admin, oauth
+    """The route table: admin and OAuth routes, every Intercom endpoint, then the catch-all 404."""
+    from intercom_pipeline.emulator.routes import ENDPOINTS, admin, oauth
 
     routes: list[BaseRoute] = []
     routes += admin.routes(emulator)
     routes += [Route(r.path, Counted(emulator, r.path, r.app), methods=r.methods) for r in oauth.routes(emulator)]
-    routes += intercom_routes(emulator, emulator.backend.endpoints())
+    routes += intercom_routes(emulator, ENDPOINTS)
     # Anything else is an Intercom 404 (after auth, like the real service's unknown paths).
     routes.append(Route("/{path:path}", PathDispatcher(emulator, UNMATCHED, {})))
     return EmulatorApp(routes=routes)

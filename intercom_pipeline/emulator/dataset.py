@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # The ground truth's categories; discovery is scored against these names.
-from intercom_pipeline.pii import PII_CATEGORIES  # noqa: F401  (re-exported)
 
 Record = dict[str, Any]
 

@@ -44,6 +44,10 @@ class FaultSettings:
     def names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in fields(cls))
 
+    def active(self) -> bool:
+        """Any fault switched on at all?"""
+        return any(getattr(self, name) for name in self.names())
+
     def update(self, changes: dict[str, Any]) -> None:
         """Validate every change first, so a bad request changes nothing."""
         unknown = set(changes) - set(self.names())
@@ -101,8 +105,7 @@ class FaultInjector:
     def plan(self, write: bool = False) -> Plan:
         """The faults of one call; ``write``: it changes state (searches are POSTs that do not)."""
         s = self.settings
-        if not (s.latency_ms or s.jitter_ms or s.error_rate or s.drop_rate or s.burst429 or s.slow_body_ms
-                or s.lost_reply_rate or s.lost_replies or s.rate429):
+        if not s.active():
             return Plan()  # the fast path: no lock, no draws
         with self._lock:
             delay = (s.latency_ms + (self._rng.uniform(0, s.jitter_ms) if s.jitter_ms else 0.0)) / 1000

@@ -1,7 +1,7 @@
 """Ground truth: which flattened field of which object type holds which kind of personal data.
 
 ``WorkspaceData.ground_truth[object_type][path] -> category | None`` where category is one of
-``dataset.PII_CATEGORIES`` and ``None`` means "not personal data". Discovery is scored against it.
+``pii.PII_CATEGORIES`` and ``None`` means "not personal data". Discovery is scored against it.
 
 Object types and the records they cover:
   contacts, companies, notes, conversations (WITHOUT the ``conversation_parts`` key, i.e. as the list
@@ -28,8 +28,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from intercom_pipeline.emulator.dataset import PII_CATEGORIES, WorkspaceData
+from intercom_pipeline.emulator.dataset import WorkspaceData
 from intercom_pipeline.emulator.generator.catalog import COMPANY_CUSTOM, CONTACT_CUSTOM, CONVERSATION_CUSTOM
+from intercom_pipeline.pii import PII_CATEGORIES
 
 SAMPLE = 3000  # records per type scanned for paths; structure is uniform, rare keys appear well before
 

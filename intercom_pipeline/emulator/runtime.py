@@ -14,7 +14,7 @@ import inspect
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -25,6 +25,9 @@ from intercom_pipeline.emulator.faults import FaultInjector, FaultSettings
 from intercom_pipeline.emulator.persistence import StateFile
 from intercom_pipeline.emulator.ratelimit import FixedWindowLimiter
 from intercom_pipeline.emulator.stats import Stats
+
+if TYPE_CHECKING:
+    from intercom_pipeline.emulator.state import Backend
 
 
 class AdjustableClock:
@@ -78,7 +81,7 @@ class Emulator:
 
         return generate(self.config.seed, self.config.contacts, now=self._now, timezone=self.config.timezone)
 
-    def _new_backend(self, mutations: list[Any]) -> Any:
+    def _new_backend(self, mutations: list[Any]) -> Backend:
         from intercom_pipeline.emulator.state import Backend
 
         data = self._data_factory()

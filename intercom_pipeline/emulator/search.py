@@ -1,4 +1,5 @@
-"""Intercom's search language (POST /contacts|conversations|tickets/search), compiled to numpy masks.
+"""Intercom's search language (POST /contacts|conversations|tickets/search), compiled to a filter tree
+(``search_columns.Table`` evaluates it to numpy masks).
 
 Rules (intercom-api.md §4.1, §4.15, §4.19; SPEC211 "Accepted Operators"):
 
@@ -31,10 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import numpy as np
-
 from intercom_pipeline.emulator.errors import ApiError, bad_request
-from intercom_pipeline.emulator.serialize import paused_gc
 
 MAX_DEPTH = 2
 MAX_GROUP = 15
@@ -56,14 +54,14 @@ _INT_RE = re.compile(r"^-?\d+$")
 @dataclass(frozen=True)
 class FieldSpec:
     type: str  # string | tag | list | boolean | integer | float | date
-    extract: Callable[[dict], Any]
+    extract: Callable[[dict[str, Any]], Any]
     fold: bool = True  # case-insensitive string comparison
 
 
-def dotted(path: str) -> Callable[[dict], Any]:
+def dotted(path: str) -> Callable[[dict[str, Any]], Any]:
     parts = path.split(".")
 
-    def get(rec: dict) -> Any:
+    def get(rec: dict[str, Any]) -> Any:
         cur: Any = rec
         for p in parts:
             if not isinstance(cur, dict):
@@ -81,9 +79,7 @@ class SearchSchema:
     custom: Callable[[str], FieldSpec | None] | None = None  # custom_attributes.<name>
     day_granular: bool = False  # contacts on stable versions
 
-    def field(self, name: Any) -> FieldSpec:
-        if not isinstance(name, str) or not name:
-            raise bad_request("Each filter needs a 'field' string", field="query.field")
+    def field(self, name: str) -> FieldSpec:
         spec = self.fields.get(name)
         if spec is None and name.startswith("custom_attributes.") and self.custom:
             spec = self.custom(name.split(".", 1)[1])
@@ -106,7 +102,7 @@ class Filter:
 @dataclass(frozen=True)
 class Group:
     op: str  # AND | OR
-    items: tuple
+    items: tuple[Any, ...]
 
 
 def compile_query(query: Any, schema: SearchSchema, *, version: str, tz: str) -> Filter | Group:
@@ -117,7 +113,7 @@ def compile_query(query: Any, schema: SearchSchema, *, version: str, tz: str) ->
     return _compile(query, schema, day, ZoneInfo(tz), depth=0)
 
 
-def _compile(node: dict, schema: SearchSchema, day: bool, tz: ZoneInfo, depth: int) -> Filter | Group:
+def _compile(node: dict[str, Any], schema: SearchSchema, day: bool, tz: ZoneInfo, depth: int) -> Filter | Group:
     op = node.get("operator")
     if "field" in node:
         return _compile_filter(node, schema, day, tz)
@@ -139,8 +135,14 @@ def _compile(node: dict, schema: SearchSchema, day: bool, tz: ZoneInfo, depth: i
     return Group(op, tuple(_compile(i, schema, day, tz, depth + 1) for i in items))
 
 
-def _compile_filter(node: dict, schema: SearchSchema, day: bool, tz: ZoneInfo) -> Filter:
-    name = node.get("field")
+def field_name(raw: Any) -> str:
+    if not isinstance(raw, str) or not raw:
+        raise bad_request("Each filter needs a 'field' string", field="query.field")
+    return raw
+
+
+def _compile_filter(node: dict[str, Any], schema: SearchSchema, day: bool, tz: ZoneInfo) -> Filter:
+    name = field_name(node.get("field"))
     spec = schema.field(name)
     op = node.get("operator")
     if op not in ALL_OPS:
@@ -205,183 +207,10 @@ def _day_bounds(ts: int, tz: ZoneInfo) -> tuple[int, int]:
     return int(start.timestamp()), int(end.timestamp())
 
 
-def canonical(node: Filter | Group) -> tuple:
+def canonical(node: Filter | Group) -> tuple[Any, ...]:
     if isinstance(node, Group):
         return (node.op, tuple(canonical(i) for i in node.items))
     return (node.name, node.op, node.value)
-
-
-# ---------------------------------------------------------------- evaluating against columns
-
-
-class EqIndex:
-    """value → record indices, for ``=``/``IN`` on strings and tags.
-
-    Kept as one dict of value → small int plus two numpy arrays (records grouped by value, and each
-    group's start) rather than a dict of 100k lists: almost nothing here is tracked by the cyclic GC,
-    so building it does not set off full collections over the whole workspace.
-    """
-
-    def __init__(self, column: list, multi: bool):
-        self.code: dict[Any, int] = {}
-        rows: list[int] = []
-        codes: list[int] = []
-        code = self.code
-        for i, v in enumerate(column):
-            for x in (v if multi else (v,)):
-                rows.append(i)
-                codes.append(code.setdefault(x, len(code)))
-        codes_a = np.array(codes, dtype=np.int64)
-        order = np.argsort(codes_a, kind="stable")
-        self.rows = np.array(rows, dtype=np.int64)[order]
-        self.starts = np.concatenate(([0], np.cumsum(np.bincount(codes_a, minlength=len(code)))))
-
-    def get(self, value: Any) -> np.ndarray | None:
-        c = self.code.get(value)
-        return None if c is None else self.rows[self.starts[c]:self.starts[c + 1]]
-
-
-class Table:
-    """Lazily built per-field columns over a collection's records (values never change in place)."""
-
-    def __init__(self, records: list[dict]):
-        self.records = records
-        self.n = len(records)
-        self._cols: dict[str, Any] = {}
-        self._perms: dict[tuple[str, bool], np.ndarray] = {}
-        self._eq_index: dict[str, EqIndex] = {}
-
-    def forget(self, name: str) -> None:
-        self._cols.pop(name, None)
-        self._eq_index.pop(name, None)
-        for key in [k for k in self._perms if k[0] == name]:
-            del self._perms[key]
-
-    def column(self, name: str, spec: FieldSpec) -> Any:
-        col = self._cols.get(name)
-        if col is None:
-            with paused_gc():
-                col = self._build(spec)
-            self._cols[name] = col
-        return col
-
-    def _build(self, spec: FieldSpec) -> Any:
-        raw = [spec.extract(r) for r in self.records]
-        if spec.type in ("integer", "date", "float"):
-            return np.array([np.nan if _not_num(v) else float(v) for v in raw], dtype=np.float64)
-        if spec.type == "boolean":
-            return np.array([-1 if v is None else int(bool(v)) for v in raw], dtype=np.int8)
-        if spec.type in ("tag", "list"):
-            return [tuple(_norm(x, spec) for x in (v or ())) for v in raw]
-        return [None if v is None else _norm(v, spec) for v in raw]
-
-    def eq_index(self, name: str, spec: FieldSpec) -> EqIndex:
-        idx = self._eq_index.get(name)
-        if idx is None:
-            col = self.column(name, spec)
-            with paused_gc():
-                idx = EqIndex(col, multi=spec.type in ("tag", "list"))
-            self._eq_index[name] = idx
-        return idx
-
-    def perm(self, name: str, spec: FieldSpec, descending: bool) -> np.ndarray:
-        """Record indices sorted by the field (nulls lowest), ties in default order."""
-        key = (name, descending)
-        if key not in self._perms:
-            col = self.column(name, spec)
-            if spec.type in ("integer", "date", "float", "boolean"):
-                values = np.where(np.isnan(col), -np.inf, col) if col.dtype.kind == "f" else col
-                values = values.astype(np.float64)
-            else:
-                texts = ["" if v is None else (v if isinstance(v, str) else ",".join(v)) for v in col]
-                uniq = {s: r for r, s in enumerate(sorted(set(texts)))}
-                values = np.array([uniq[s] for s in texts], dtype=np.float64)
-            base = np.arange(self.n)
-            self._perms[key] = np.lexsort((base, -values if descending else values))
-        return self._perms[key]
-
-    # ---- evaluation
-
-    def evaluate(self, node: Filter | Group) -> np.ndarray:
-        if isinstance(node, Group):
-            masks = [self.evaluate(i) for i in node.items]
-            out = masks[0].copy()
-            for m in masks[1:]:
-                if node.op == "AND":
-                    out &= m
-                else:
-                    out |= m
-            return out
-        return self._filter(node)
-
-    def _filter(self, f: Filter) -> np.ndarray:
-        spec, op, value = f.spec, f.op, f.value
-        if op in ("IN", "NIN"):
-            mask = np.zeros(self.n, dtype=bool)
-            for v in value:
-                mask |= self._equals(f.name, spec, v)
-            return ~mask if op == "NIN" else mask
-        if op in ("=", "!="):
-            if value is None:
-                mask = self._is_null(f.name, spec)
-            elif spec.type == "date" and isinstance(value, tuple):
-                col = self.column(f.name, spec)
-                mask = (col >= value[0]) & (col < value[1])
-            else:
-                mask = self._equals(f.name, spec, value)
-            return ~mask if op == "!=" else mask
-        if spec.type in ("integer", "date", "float"):
-            return self._compare(self.column(f.name, spec), op, value)
-        return self._text(f.name, spec, op, value)
-
-    def _is_null(self, name: str, spec: FieldSpec) -> np.ndarray:
-        col = self.column(name, spec)
-        if spec.type in ("integer", "date", "float"):
-            return np.isnan(col)
-        if spec.type == "boolean":
-            return col == -1
-        if spec.type in ("tag", "list"):
-            return np.array([not v for v in col], dtype=bool)
-        return np.array([v is None for v in col], dtype=bool)
-
-    def _equals(self, name: str, spec: FieldSpec, value: Any) -> np.ndarray:
-        col = self.column(name, spec)
-        if spec.type in ("integer", "date", "float"):
-            return col == float(value)
-        if spec.type == "boolean":
-            return col == int(value)
-        mask = np.zeros(self.n, dtype=bool)
-        hits = self.eq_index(name, spec).get(value)
-        if hits is not None:
-            mask[hits] = True
-        return mask
-
-    @staticmethod
-    def _compare(col: np.ndarray, op: str, value: Any) -> np.ndarray:
-        if isinstance(value, tuple):  # day-granular date: (day start, next day start)
-            return col >= value[1] if op == ">" else col < value[0]
-        v = float(value)
-        with np.errstate(invalid="ignore"):
-            return {"<": col < v, ">": col > v, "<=": col <= v, ">=": col >= v}[op]
-
-    def _text(self, name: str, spec: FieldSpec, op: str, value: str) -> np.ndarray:
-        col = self.column(name, spec)
-        if op in ("~", "!~"):
-            mask = np.fromiter((v is not None and value in v for v in col), dtype=bool, count=self.n)
-            return ~mask if op == "!~" else mask
-        if op == "^":
-            return np.fromiter((v is not None and v.startswith(value) for v in col), dtype=bool,
-                               count=self.n)
-        return np.fromiter((v is not None and v.endswith(value) for v in col), dtype=bool, count=self.n)
-
-
-def _not_num(v: Any) -> bool:
-    return v is None or isinstance(v, bool) or not isinstance(v, (int, float))
-
-
-def _norm(v: Any, spec: FieldSpec) -> str:
-    s = v if isinstance(v, str) else str(v)
-    return s.lower() if spec.fold else s
 
 
 # ---------------------------------------------------------------- request body helpers
@@ -397,6 +226,5 @@ def parse_sort(sort: Any, schema: SearchSchema) -> tuple[str, FieldSpec, bool] |
     if order not in ("ascending", "descending"):
         raise ApiError(400, "invalid_sort_order",
                        f"Invalid sort order '{order}'. Must be one of: ascending, descending", "sort.order")
-    name = sort.get("field")
-    spec = schema.field(name)
-    return name, spec, order == "descending"
+    name = field_name(sort.get("field"))
+    return name, schema.field(name), order == "descending"

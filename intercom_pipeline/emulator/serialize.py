@@ -66,9 +66,6 @@ class Collection:
         i = self.index(record_id)
         return None if i is None else self.records[i]
 
-    def is_live(self, record_id: str) -> bool:
-        return self.index(record_id) is not None
-
     def dumps(self, i: int) -> bytes:
         cached = self._bytes[i]
         if cached is None:
@@ -83,10 +80,6 @@ class Collection:
 
     def kill(self, i: int) -> None:
         self.live[i] = False
-        self.version += 1
-
-    def revive(self, i: int) -> None:
-        self.live[i] = True
         self.version += 1
 
     def touch(self, i: int) -> None:

@@ -2,7 +2,8 @@
 
 * ``serve_in_thread(app)`` binds a free 127.0.0.1 port first (so the URL is known before the
   server starts, and two emulators never race for a port) and runs uvicorn in a daemon thread.
-* ``serve_forever(app, host, port)`` blocks, for the CLI.
+* ``serve_forever(app, sock, on_ready=...)`` blocks, for the CLI; ``on_ready`` runs once the server
+  accepts connections, so a "ready" line printed there can be trusted by whoever waits for it.
 * ``InProcessTransport(app)`` is a synchronous ``httpx.BaseTransport`` without a socket: a2wsgi
   turns the ASGI app into WSGI, ``httpx.WSGITransport`` calls it. All emulators share one event
   loop thread, where the app runs; any number of client threads may call concurrently.
@@ -15,7 +16,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -40,7 +41,8 @@ def shared_loop() -> asyncio.AbstractEventLoop:
 
 class InProcessTransport(httpx.BaseTransport):
     def __init__(self, app: Any):
-        self._wsgi = httpx.WSGITransport(app=ASGIMiddleware(app, loop=shared_loop()))
+        # a2wsgi types its environ more narrowly than httpx's WSGI signature; they are the same protocol.
+        self._wsgi = httpx.WSGITransport(app=ASGIMiddleware(app, loop=shared_loop()))  # type: ignore[arg-type]
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = self._wsgi.handle_request(request)
@@ -95,9 +97,23 @@ def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     return sock
 
 
-def serve_forever(app: Any, sock: socket.socket, log_level: str = "warning") -> None:
+class _Server(uvicorn.Server):
+    """uvicorn's server, calling ``on_ready`` once it has started and accepts connections."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None] | None = None) -> None:
+        super().__init__(config)
+        self._on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and self._on_ready is not None:
+            self._on_ready()
+
+
+def serve_forever(app: Any, sock: socket.socket, log_level: str = "warning",
+                  on_ready: Callable[[], None] | None = None) -> None:
     """Serve on ``sock`` until Ctrl-C (uvicorn handles the signals in the main thread)."""
     try:
-        uvicorn.Server(_uvicorn_config(app, log_level=log_level)).run(sockets=[sock])
+        _Server(_uvicorn_config(app, log_level=log_level), on_ready).run(sockets=[sock])
     finally:
         sock.close()

@@ -30,13 +30,14 @@ from intercom_pipeline.exports.schema import converter_for
 from intercom_pipeline.exports.slicing import fan_out, window_records
 from intercom_pipeline.exports.streams import STREAMS
 from intercom_pipeline.exports.writer import stream_root
+from intercom_pipeline.intercom import IntercomClient
 
 GRAPH_STREAMS = ("contact_companies", "contact_tags", "company_contacts", "notes")
 RELATIONS = {"contact_companies": "companies", "contact_tags": "tags", "notes": "notes"}
 MAX_CATCH_UP = 3
 
 
-def _summary(contact: dict, rel: str) -> tuple[list[str], int, bool]:
+def _summary(contact: dict[str, Any], rel: str) -> tuple[list[str], int, bool]:
     """(ids shown, total_count, complete?) of a contact's summary list."""
     block = contact.get(rel) or {}
     ids = [str(item["id"]) for item in block.get("data") or [] if isinstance(item, dict) and item.get("id")]
@@ -47,7 +48,7 @@ def _summary(contact: dict, rel: str) -> tuple[list[str], int, bool]:
 
 
 class GraphPass:
-    def __init__(self, client: Any, data_root: Path, snapshot_date: str, now: float) -> None:
+    def __init__(self, client: IntercomClient, data_root: Path, snapshot_date: str, now: float) -> None:
         self.client, self.date = client, snapshot_date
         workspace = client.workspace_id
         self.streams = {n: STREAMS[n] for n in GRAPH_STREAMS}
@@ -59,11 +60,12 @@ class GraphPass:
         self._calls_lock = threading.Lock()  # fetch() runs on the client's worker threads
         self.dedupe = Deduper()
 
-    def needs_call(self, contact: dict) -> bool:
+    def needs_call(self, contact: dict[str, Any]) -> bool:
         return any(not _summary(contact, r)[2] for r in ("tags", "companies")) or _summary(contact, "notes")[1] > 0
 
-    def fetch(self, contact: dict) -> dict[str, list]:
-        cid, out = contact["id"], {}
+    def fetch(self, contact: dict[str, Any]) -> dict[str, list[Any]]:
+        cid = contact["id"]
+        out: dict[str, list[Any]] = {}
         for stream, rel in RELATIONS.items():
             ids, total, complete = _summary(contact, rel)
             if rel == "notes":
@@ -78,10 +80,10 @@ class GraphPass:
                     self.calls[stream] += 1  # list calls started (a long list may take several pages)
         return out
 
-    def add(self, batch: list[dict]) -> None:
+    def add(self, batch: list[dict[str, Any]]) -> None:
         need = [c for c in batch if self.needs_call(c)]
         fetched = {c["id"]: links for c, links in fan_out(self.client, self.fetch, need)}
-        rows: dict[str, list[dict]] = {n: [] for n in GRAPH_STREAMS}
+        rows: dict[str, list[dict[str, Any]]] = {n: [] for n in GRAPH_STREAMS}
         for contact in batch:
             cid, ts = contact["id"], contact["updated_at"]
             links = fetched.get(cid) or {"tags": _summary(contact, "tags")[0],
@@ -102,7 +104,7 @@ class GraphPass:
             writer.drop(self.date, contact_id, updated_at)
 
 
-def export_contact_graph(client: Any, data_root: Path, snapshot_date: str, now: float,
+def export_contact_graph(client: IntercomClient, data_root: Path, snapshot_date: str, now: float,
                          clock: Callable[[], float] = time.time) -> list[ExportOutcome]:
     graph = GraphPass(client, data_root, snapshot_date, now)
     from intercom_pipeline.intercom import q
@@ -137,8 +139,8 @@ def export_contact_graph(client: Any, data_root: Path, snapshot_date: str, now: 
     return outcomes
 
 
-def _walk(client: Any, graph: GraphPass, window: Window, total: int | None) -> int:
-    batch: list[dict] = []
+def _walk(client: IntercomClient, graph: GraphPass, window: Window, total: int | None) -> int:
+    batch: list[dict[str, Any]] = []
     found = 0
     for contact in window_records(client, "contacts", window, total):
         keep, older = graph.dedupe.admit(contact["id"], int(contact["updated_at"]))

@@ -23,6 +23,7 @@ import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import pyarrow as pa
 
@@ -124,7 +125,7 @@ class WindowStats:
             setattr(self, key, getattr(self, key) + value)
 
 
-def _updated_at(record: dict, stream: str) -> int:
+def _updated_at(record: dict[str, Any], stream: str) -> int:
     ts = record.get("updated_at")
     if isinstance(ts, bool) or not isinstance(ts, (int, float)):
         raise ValueError(
@@ -133,12 +134,12 @@ def _updated_at(record: dict, stream: str) -> int:
     return int(ts)
 
 
-BatchHook = Callable[[list[dict]], None]
+BatchHook = Callable[[list[dict[str, Any]]], None]
 
 
 def export_window(
     stream: str,
-    records: Iterable[dict],
+    records: Iterable[dict[str, Any]],
     window: Window,
     converter: Converter,
     writer: DatasetWriter,
@@ -156,7 +157,7 @@ def export_window(
     # now (their records moved to a later day); days never written stay absent (cheap long windows).
     for day in window.published_days(writer.published()):
         writer.ensure(day)
-    batch: list[dict] = []
+    batch: list[dict[str, Any]] = []
     for record in records:
         stats.received += 1
         ts = _updated_at(record, stream)
@@ -184,7 +185,7 @@ def export_window(
     return stats
 
 
-def _write_batch(batch: list[dict], converter: Converter, writer: DatasetWriter, on_batch: BatchHook | None) -> None:
+def _write_batch(batch: list[dict[str, Any]], converter: Converter, writer: DatasetWriter, on_batch: BatchHook | None) -> None:
     # Sort by updated_at so each day is one contiguous, zero-copy slice of the converted table.
     batch.sort(key=lambda r: r["updated_at"])
     write_by_day(batch, converter.table(batch), [int(r["updated_at"]) // DAY for r in batch], writer)
@@ -192,7 +193,7 @@ def _write_batch(batch: list[dict], converter: Converter, writer: DatasetWriter,
         on_batch(batch)
 
 
-def write_by_day(rows: list[dict], table: pa.Table, day_numbers: list[int], writer: DatasetWriter) -> None:
+def write_by_day(rows: list[dict[str, Any]], table: pa.Table, day_numbers: list[int], writer: DatasetWriter) -> None:
     """Write ``table`` (rows already grouped by day, in ``day_numbers`` order) into day partitions."""
     offset = 0
     writer.count(table)

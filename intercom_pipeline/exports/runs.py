@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from intercom_pipeline.exports import completeness as cc
+from intercom_pipeline.exports import schema_sync
 from intercom_pipeline.exports.incremental import (
     DAY,
     Deduper,
@@ -27,6 +28,7 @@ from intercom_pipeline.exports.schema import Converter, SchemaInfo, converter_fo
 from intercom_pipeline.exports.slicing import fan_out, window_records
 from intercom_pipeline.exports.streams import PARTS, STREAMS, Stream
 from intercom_pipeline.exports.writer import DatasetWriter, stream_root
+from intercom_pipeline.intercom import IntercomClient
 
 BATCH = 2_000
 
@@ -50,7 +52,8 @@ class ExportOutcome:
 # so flushing often makes many small files; a snapshot writer has one partition and flushes into
 # one big file at little cost. Several writers run at once (conversations + parts; four graph
 # streams), so the sum stays well under the 500 MB a 100k-contact run may use.
-BUFFER_BYTES = {"incremental": 64 << 20, "parts": 48 << 20, "snapshot": 24 << 20, "graph": 24 << 20}
+BUFFER_BYTES = {"incremental": 64 << 20, "parts": 48 << 20, "snapshot": 24 << 20, "graph": 24 << 20,
+                "events": 24 << 20}
 
 
 def _writer(data_root: Path, stream: Stream, workspace_id: str, converter: Converter) -> DatasetWriter:
@@ -63,6 +66,9 @@ def _outcome(stream: Stream, writer: DatasetWriter, check: cc.Completeness, info
              **metadata: Any) -> ExportOutcome:
     result = writer.result
     meta = dict(metadata)
+    if info is not None and (info.added or info.type_changes):  # new columns: older files get them too
+        meta["files_given_new_columns"] = len(schema_sync.unify(writer.data_root, stream.name,
+                                                                 writer.root.name.split("=", 1)[1], stream.private))
     if info is not None:
         meta["columns_added"] = info.added
         meta["type_changes"] = info.type_changes
@@ -78,17 +84,20 @@ def _iso(ts: float) -> str:
 # ---------------------------------------------------------------- snapshot streams
 
 
-def export_snapshot(client: Any, name: str, data_root: Path, snapshot_date: str, now: float) -> ExportOutcome:
+def export_snapshot(client: IntercomClient, name: str, data_root: Path, snapshot_date: str, now: float) -> ExportOutcome:
     """A full refresh of one snapshot stream into ``snapshot_date=<date>``."""
     stream = STREAMS[name]
+    if stream.fetch is None:
+        raise ValueError(f"{name} is not a snapshot stream (it has no full fetch)")
+    fetch = stream.fetch
     workspace = client.workspace_id
     info = converter_for(stream, client, stream_root(data_root, name, workspace), _iso(now))
     seen: set[str] = set()
     duplicates = 0
     with _writer(data_root, stream, workspace, info.converter) as writer:
         writer.ensure(snapshot_date)
-        batch: list[dict] = []
-        for record in stream.fetch(client):
+        batch: list[dict[str, Any]] = []
+        for record in fetch(client):
             key = _snapshot_key(record)
             if key in seen:  # a scroll or page shifting under us: keep the first copy
                 duplicates += 1
@@ -105,7 +114,7 @@ def export_snapshot(client: Any, name: str, data_root: Path, snapshot_date: str,
     return _outcome(stream, writer, check, info, duplicates_skipped=duplicates)
 
 
-def _snapshot_key(record: dict) -> str:
+def _snapshot_key(record: dict[str, Any]) -> str:
     """A record's identity in a snapshot: its id, or (model, name) for standard data attributes,
     which have no id."""
     if record.get("id") is not None:
@@ -113,7 +122,7 @@ def _snapshot_key(record: dict) -> str:
     return f"{record.get('model')}:{record.get('full_name') or record.get('name')}"
 
 
-def _server_total(client: Any, name: str) -> int | None:
+def _server_total(client: IntercomClient, name: str) -> int | None:
     """A total from GET /counts where one describes exactly this stream."""
     if name != "companies":
         return None
@@ -127,12 +136,12 @@ def _server_total(client: Any, name: str) -> int | None:
 class PartsExporter:
     """conversation_parts of each exported conversation batch, fetched concurrently."""
 
-    def __init__(self, client: Any, converter: Converter, writer: DatasetWriter) -> None:
+    def __init__(self, client: IntercomClient, converter: Converter, writer: DatasetWriter) -> None:
         self.client, self.converter, self.writer = client, converter, writer
         self.counts: dict[str, tuple[int, int]] = {}
         self.gone: list[str] = []  # deleted between search and fetch
 
-    def on_batch(self, conversations: list[dict]) -> None:
+    def on_batch(self, conversations: list[dict[str, Any]]) -> None:
         todo = []
         for conv in conversations:
             announced = (conv.get("statistics") or {}).get("count_conversation_parts")
@@ -140,7 +149,7 @@ class PartsExporter:
                 self.counts[conv["id"]] = (0, 0)
             else:
                 todo.append(conv)
-        rows: list[dict] = []
+        rows: list[dict[str, Any]] = []
         for conv, full in fan_out(self.client, self._fetch, todo):
             if full is None:
                 self.gone.append(conv["id"])
@@ -157,7 +166,7 @@ class PartsExporter:
             days = [int(r["_conversation_updated_at"]) // DAY for r in rows]
             write_by_day(rows, self.converter.table(rows), days, self.writer)
 
-    def _fetch(self, conv: dict) -> dict | None:
+    def _fetch(self, conv: dict[str, Any]) -> dict[str, Any] | None:
         from intercom_pipeline.intercom import NotFound
 
         try:
@@ -167,20 +176,23 @@ class PartsExporter:
 
 
 def export_incremental(
-    client: Any, name: str, data_root: Path, start: datetime | int, end: datetime | int, now: float
+    client: IntercomClient, name: str, data_root: Path, start: datetime | int, end: datetime | int, now: float
 ) -> list[ExportOutcome]:
     """Records of ``name`` with ``start <= updated_at < min(end, now)``, one partition per UTC day.
     For conversations, their parts too (two outcomes)."""
     from intercom_pipeline.intercom import q
 
     stream = STREAMS[name]
+    if stream.resource is None:
+        raise ValueError(f"{name} is not an incremental stream (it has no search resource)")
+    resource = stream.resource
     window = frozen_window(start, end, now)
     workspace, tz = client.workspace_id, client.workspace_timezone
     info = converter_for(stream, client, stream_root(data_root, name, workspace), _iso(now))
     query = q.updated_window("updated_at", window.start, window.end, tz)
     # Exact only when the workspace's day is the UTC day (the partitions' day): otherwise the
     # day-granular total also counts the edges of neighbouring windows.
-    expected = client.search_total(stream.resource, query) if tz == "UTC" else None
+    expected = client.search_total(resource, query) if tz == "UTC" else None
     dedupe = Deduper()
     parts_info = converter_for(PARTS, client, stream_root(data_root, PARTS.name, workspace), _iso(now))
     with _writer(data_root, stream, workspace, info.converter) as writer:
@@ -191,7 +203,7 @@ def export_incremental(
                 for day in window.published_days(parts_writer.published()):
                     parts_writer.ensure(day)
             hook, drop = (parts.on_batch, parts_writer.drop) if parts and parts_writer else (None, None)
-            stats = export_window(name, window_records(client, stream.resource, window, expected), window,
+            stats = export_window(name, window_records(client, resource, window, expected), window,
                                   info.converter, writer, BATCH, hook, dedupe, drop)
             rescanned: set[str] = set()
             recovered = 0
@@ -199,12 +211,12 @@ def export_incremental(
                 # Fewer than the server counted: records may have moved while a cursor was walking
                 # (pages shift under it). Walk the window again and export what the first walk missed.
                 before = len(dedupe.seen)
-                again = _noting(window_records(client, stream.resource, window, expected), rescanned, dedupe.seen)
+                again = _noting(window_records(client, resource, window, expected), rescanned, dedupe.seen)
                 extra = export_window(name, again, window, info.converter, writer, BATCH, hook, dedupe, drop)
                 stats.merge(extra)
                 recovered = len(dedupe.seen) - before
     whole_days = window.start % DAY == 0 and window.end % DAY == 0 and expected is not None
-    total_now = (lambda: client.search_total(stream.resource, query)) if whole_days else None
+    total_now = (lambda: client.search_total(resource, query)) if whole_days else None
     check = cc.window_total(f"{name}_complete", name, set(dedupe.seen), expected, lambda: rescanned, total_now)
     if recovered:
         check.detail += f"; {recovered} recovered by a second walk (pages shifted while records changed)"
@@ -218,7 +230,7 @@ def export_incremental(
     return outcomes
 
 
-def _noting(records: Iterable[dict], ids: set[str], known: dict[str, int]) -> Iterable[dict]:
+def _noting(records: Iterable[dict[str, Any]], ids: set[str], known: dict[str, int]) -> Iterable[dict[str, Any]]:
     """Note every id walked; pass on only records not exported yet (or newer versions)."""
     for record in records:
         ids.add(record["id"])
@@ -230,5 +242,5 @@ class _Null:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, *exc: object) -> bool:
-        return False
+    def __exit__(self, *exc: object) -> None:
+        return None

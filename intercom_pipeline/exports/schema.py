@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ import orjson
 import pyarrow as pa
 
 from intercom_pipeline import storage
+from intercom_pipeline.intercom import IntercomClient
 
 TS = pa.timestamp("s", tz="UTC")
 ARROW_TYPES: dict[str, pa.DataType] = {
@@ -87,7 +88,7 @@ def _dig(record: Any, path: Sequence[str]) -> Any:
     return value
 
 
-def extractor(path: Sequence[str]) -> Callable[[list[dict]], list[Any]]:
+def extractor(path: Sequence[str]) -> Callable[[list[dict[str, Any]]], list[Any]]:
     """A fast list builder for one column: plain comprehensions for the common shallow paths."""
     if len(path) == 1:
         (key,) = path
@@ -95,7 +96,7 @@ def extractor(path: Sequence[str]) -> Callable[[list[dict]], list[Any]]:
     if len(path) == 2 and "[]" not in path:
         outer, inner = path
 
-        def two(rows: list[dict]) -> list[Any]:
+        def two(rows: list[dict[str, Any]]) -> list[Any]:
             try:
                 return [(r.get(outer) or _EMPTY).get(inner) for r in rows]
             except AttributeError:  # an intermediate value that is not an object
@@ -110,37 +111,60 @@ def _coerce(kind: str, value: Any) -> tuple[Any, bool]:
     if value is None:
         return None, True
     try:
-        if kind in ("str",):
-            if isinstance(value, (dict, list)):
-                return orjson.dumps(value).decode(), True
-            return (str(value).lower() if isinstance(value, bool) else str(value)), True
-        if kind == "json":
-            return orjson.dumps(value).decode(), True
-        if kind in ("int", "ts"):
-            if isinstance(value, bool):
-                return None, False
-            if isinstance(value, float) and value.is_integer():
-                return int(value), True
-            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-                return int(value), True
-            return (value, True) if isinstance(value, int) else (None, False)
-        if kind == "float":
-            if isinstance(value, bool):
-                return None, False
-            return float(value), True
-        if kind == "bool":
-            if isinstance(value, bool):
-                return value, True
-            if isinstance(value, str) and value.lower() in ("true", "false"):
-                return value.lower() == "true", True
-            return None, False
-        if kind == "str_list":
-            if not isinstance(value, list):
-                return None, False
-            return [None if v is None else str(v) for v in value], True
+        return _COERCERS.get(kind, _unfit)(value)
     except (TypeError, ValueError, OverflowError):
         return None, False
+
+
+def _unfit(value: Any) -> tuple[Any, bool]:
     return None, False
+
+
+def _to_str(value: Any) -> tuple[Any, bool]:
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value).decode(), True
+    return (str(value).lower() if isinstance(value, bool) else str(value)), True
+
+
+def _to_json(value: Any) -> tuple[Any, bool]:
+    return orjson.dumps(value).decode(), True
+
+
+def _to_int(value: Any) -> tuple[Any, bool]:
+    if isinstance(value, bool):
+        return None, False
+    if isinstance(value, float) and value.is_integer():
+        return int(value), True
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value), True
+    return (value, True) if isinstance(value, int) else (None, False)
+
+
+def _to_float(value: Any) -> tuple[Any, bool]:
+    if isinstance(value, bool):
+        return None, False
+    return float(value), True
+
+
+def _to_bool(value: Any) -> tuple[Any, bool]:
+    if isinstance(value, bool):
+        return value, True
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true", True
+    return None, False
+
+
+def _to_str_list(value: Any) -> tuple[Any, bool]:
+    if not isinstance(value, list):
+        return None, False
+    return [None if v is None else str(v) for v in value], True
+
+
+# One converter per column kind ("ts" is Unix seconds, stored as an integer).
+_COERCERS: dict[str, Callable[[Any], tuple[Any, bool]]] = {
+    "str": _to_str, "json": _to_json, "int": _to_int, "ts": _to_int, "float": _to_float, "bool": _to_bool,
+    "str_list": _to_str_list,
+}
 
 
 def to_array(kind: str, values: list[Any], rejected: dict[int, dict[str, Any]], name: str) -> pa.Array:
@@ -230,7 +254,7 @@ def registry_path(stream_root: Path) -> Path:
 
 
 @contextlib.contextmanager
-def locked_registry(stream_root: Path, private: bool):
+def locked_registry(stream_root: Path, private: bool) -> Iterator[Registry]:
     """Read-modify-write of a registry under an exclusive lock (backfill runs may overlap)."""
     storage.ensure_dir(stream_root, private=private)
     lock_path = stream_root / ".columns.lock"
@@ -273,7 +297,7 @@ class Converter:
             raise ValueError(f"duplicate column names in schema: {sorted(n for n in names if names.count(n) > 1)}")
         self.schema = pa.schema(fields)
 
-    def table(self, rows: list[dict]) -> pa.Table:
+    def table(self, rows: list[dict[str, Any]]) -> pa.Table:
         rejected: dict[int, dict[str, Any]] = {}
         arrays = [to_array(c.kind, get(rows), rejected, c.name) for c, get in self._extract]
         if self.custom_source:
@@ -281,8 +305,8 @@ class Converter:
         arrays.append(self._rejected_array(len(rows), rejected))
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
-    def _custom_arrays(self, rows: list[dict], rejected: dict[int, dict[str, Any]]) -> list[pa.Array]:
-        source = self.custom_source
+    def _custom_arrays(self, rows: list[dict[str, Any]], rejected: dict[int, dict[str, Any]]) -> list[pa.Array]:
+        source = self.custom_source or ""
         attrs = [r.get(source) or _EMPTY for r in rows]
         arrays = []
         for c in self.custom:
@@ -310,10 +334,6 @@ class Converter:
         )
 
 
-def column_schema_summary(schema: pa.Schema) -> list[tuple[str, str]]:
-    return [(f.name, str(f.type)) for f in schema]
-
-
 @dataclass
 class SchemaInfo:
     converter: Converter
@@ -321,7 +341,7 @@ class SchemaInfo:
     type_changes: list[dict[str, Any]]
 
 
-def converter_for(stream: Any, client: Any, stream_root: Path, seen_at: str) -> SchemaInfo:
+def converter_for(stream: Any, client: IntercomClient, stream_root: Path, seen_at: str) -> SchemaInfo:
     """The converter of ``stream`` for this run, with custom-attribute columns read from
     ``data_attributes`` now and folded into the stream's persisted registry."""
     if not stream.custom_model:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from intercom_pipeline.exports.incremental import DAY, Window
+from intercom_pipeline.intercom import IntercomClient
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -36,7 +37,7 @@ def plan_slices(window: Window, total: int | None, max_concurrency: int) -> int:
     return max(1, min(days, ceiling))
 
 
-def data_span(client: Any, resource: str, window: Window) -> Window | None:
+def data_span(client: IntercomClient, resource: str, window: Window) -> Window | None:
     """The part of ``window`` that holds records: from the day of the oldest to the newest.
 
     Slices are cut evenly in time, so a long backfill window (years, most of them empty) would
@@ -60,7 +61,7 @@ def data_span(client: Any, resource: str, window: Window) -> Window | None:
     return Window(lo, hi) if hi > lo else Window(window.start, window.end)
 
 
-def window_records(client: Any, resource: str, window: Window, total: int | None) -> Iterator[dict]:
+def window_records(client: IntercomClient, resource: str, window: Window, total: int | None) -> Iterator[dict[str, Any]]:
     """Every record of ``resource`` with ``window.start <= updated_at < window.end``, concurrently."""
     if total == 0:
         return iter(())
@@ -71,7 +72,7 @@ def window_records(client: Any, resource: str, window: Window, total: int | None
     return client.search_window(resource, field="updated_at", start=span.start, end=span.end, slices=slices)
 
 
-def fan_out(client: Any, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R]]:
+def fan_out(client: IntercomClient, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R]]:
     """``fn`` over ``items`` within the client's concurrency and rate budget; pairs in input order."""
     items = list(items)
     return zip(items, client.map(fn, items), strict=True)

@@ -8,7 +8,7 @@ the API sends integers (``admin_assignee_id`` in 2.11), so joins never depend on
 Fields with no fixed shape (``ticket_attributes``, ``social_profiles``) are kept as JSON strings.
 
 Modes: "snapshot" (full refresh into ``snapshot_date=``), "incremental" (``updated_date=`` by
-``updated_at``), "parts" (conversation_parts, written with their conversations), "graph" (the
+``updated_at``), "events" (``created_date=`` by day of the event; see events.py), "parts" (conversation_parts, written with their conversations), "graph" (the
 contact relation streams, written by one pass over all contacts; see graph.py).
 """
 
@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from intercom_pipeline.exports.schema import Col, col, cols
+from intercom_pipeline.intercom import IntercomClient
 
-Fetch = Callable[[Any], Iterable[dict]]
+Fetch = Callable[[Any], Iterable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ TICKET_COLUMNS = [
 ]
 
 
-def _counts(client: Any) -> Iterator[dict]:
+def _counts(client: IntercomClient) -> Iterator[dict[str, Any]]:
     """GET /counts (and the conversation counts) flattened to (object, name, count) rows."""
     for payload in (client.counts(), client.counts(type="conversation")):
         for obj, values in payload.items():
@@ -132,7 +133,7 @@ def _counts(client: Any) -> Iterator[dict]:
                     yield {"id": f"{obj}.{name}", "object": obj, "name": name, "count": int(value)}
 
 
-def _data_attributes(client: Any) -> Iterator[dict]:
+def _data_attributes(client: IntercomClient) -> Iterator[dict[str, Any]]:
     for model in ("contact", "company", "conversation"):
         for record in client.data_attributes(model, include_archived=True):
             yield {**record, "model": record.get("model") or model}
@@ -183,6 +184,13 @@ INCREMENTAL = [
 PARTS = Stream("conversation_parts", "parts", PART_COLUMNS, True,
                "Every part of each exported conversation, in the day partition of its conversation.",
                version_columns=("conversation_id", "conversation_updated_at"), partition_key="updated_date")
+EVENTS = Stream("events", "events", [
+    col("contact_id"), col("user_id"), col("email"), col("event_name"), col("created_at", "ts"),
+    col("metadata", "json")], True,
+    "Data events of the contacts active in the window (last_seen_at/updated_at), by day of created_at, "
+    "within Intercom's 90-day listing retention. Cost: ceil(active contacts / 150) searches + one "
+    "GET /events per active contact (+1 per extra page of 50 events).",
+    version_columns=("contact_id", "created_at"), partition_key="created_date")
 EDGE = [col("contact_id"), col("contact_updated_at", "ts")]
 GRAPH = [
     Stream("contact_companies", "graph", [*EDGE, col("company_id")], True,
@@ -196,9 +204,10 @@ GRAPH = [
            for k in ("type", "id", "name", "email")], col("body")], True, "Notes written about contacts.",
            version_columns=("contact_id", "contact_updated_at")),
 ]
-STREAMS: dict[str, Stream] = {s.name: s for s in [*SNAPSHOTS, *INCREMENTAL, PARTS, *GRAPH]}
+STREAMS: dict[str, Stream] = {s.name: s for s in [*SNAPSHOTS, *INCREMENTAL, PARTS, *GRAPH, EVENTS]}
 
 
 def warehouse_modes() -> dict[str, str]:
     """Stream -> view mode for warehouse.build."""
-    return {name: {"incremental": "incremental", "parts": "parts"}.get(s.mode, "snapshot") for name, s in STREAMS.items()}
+    return {name: {"incremental": "incremental", "parts": "parts", "events": "history"}.get(s.mode, "snapshot")
+            for name, s in STREAMS.items()}

@@ -25,6 +25,7 @@ SCALAR_LINKS = {
     "contact_tags": "contact_id",
     "company_contacts": "contact_id",
     "notes": "contact_id",
+    "events": "contact_id",
 }
 LIST_LINKS = {"conversations": ("contact_ids", "source_author_id"), "tickets": ("contact_ids", None)}
 
@@ -50,19 +51,19 @@ def _erase_linked(files: list[Path], list_column: str, scalar_column: str | None
         table = pq.read_table(path)
         mask = _linked_mask(table, list_column, scalar_column, ids)
         dropped.update(str(v) for v in pc.filter(table["id"], mask).to_pylist())
-        if rewrite_without(path, table, mask, private=True):
+        if rewrite_without(path, table, mask, private=True, mark_empties=True):
             changed.append(path)
     return changed, dropped
 
 
 def _erase_parts(files: list[Path], conversation_ids: frozenset[str], contact_ids: frozenset[str]) -> list[Path]:
-    changed = erase_parquet_rows(files, "conversation_id", conversation_ids, private=True) if conversation_ids else []
+    changed = erase_parquet_rows(files, "conversation_id", conversation_ids, private=True, mark_empties=True) if conversation_ids else []
     remaining = [f for f in files if f.exists()]
-    authored = erase_parquet_rows(remaining, "author_id", contact_ids, private=True)
+    authored = erase_parquet_rows(remaining, "author_id", contact_ids, private=True, mark_empties=True)
     return sorted(set(changed) | set(authored))
 
 
-@erasable("exports")
+@erasable("exports", previews=True)
 def erase_exports(data_root: Path, workspace_id: str, contact_ids: frozenset[str]) -> list[Path]:
     """Remove the contacts' rows from every export stream of the workspace; returns files changed."""
     if not contact_ids:
@@ -70,7 +71,8 @@ def erase_exports(data_root: Path, workspace_id: str, contact_ids: frozenset[str
     ids = pa.array(sorted(contact_ids), type=pa.string())
     changed: list[Path] = []
     for stream, column in SCALAR_LINKS.items():
-        changed += erase_parquet_rows(dataset_files(data_root, stream, workspace_id), column, contact_ids, private=True)
+        changed += erase_parquet_rows(dataset_files(data_root, stream, workspace_id), column, contact_ids, private=True,
+                                      mark_empties=True)
     conversations: set[str] = set()
     for stream, (list_column, scalar_column) in LIST_LINKS.items():
         files, dropped = _erase_linked(dataset_files(data_root, stream, workspace_id), list_column, scalar_column, ids)

@@ -9,6 +9,11 @@ Views hold no data, only queries over ``exports/<stream>/workspace=*/*/part-*.pa
 Files written at different times may have different columns (a custom attribute added later), so
 views read with ``union_by_name``; ``read_stream`` does the same for pandas.
 
+The database moves with the data root: views name their files relative to it
+(``exports/<stream>/…``), which DuckDB resolves against ``file_search_path`` (or the working
+directory). ``connect(data_root)`` opens it with that path set; from the DuckDB shell,
+``cd <data root> && duckdb warehouse.duckdb`` or ``SET file_search_path = '<data root>'``.
+
 The database is rebuilt in a temporary file and renamed into place, so readers never see a
 half-built catalogue. It is private (0600): its views expose contact-linked data.
 """
@@ -35,9 +40,8 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _source(data_root: Path, stream: str) -> str:
-    pattern = str((data_root / "exports" / stream).resolve()) + "/workspace=*/*/part-*.parquet"
-    literal = pattern.replace("'", "''")
+def _source(stream: str) -> str:
+    literal = f"exports/{stream}/workspace=*/*/part-*.parquet".replace("'", "''")
     return (
         f"read_parquet('{literal}', hive_partitioning = true, union_by_name = true, "
         "hive_types_autocast = false)"
@@ -52,6 +56,8 @@ def current_view_sql(stream: str, mode: str) -> str:
             f"SELECT * FROM {table} QUALIFY row_number() OVER "
             "(PARTITION BY workspace, id ORDER BY updated_at DESC, updated_date DESC) = 1"
         )
+    if mode == "history":  # every row is its own record (events): no versions to choose from
+        return f"SELECT * FROM {table}"
     if mode == "parts":
         return (
             f"SELECT * FROM {table} QUALIFY conversation_updated_at = max(conversation_updated_at) "
@@ -73,12 +79,13 @@ def build(data_root: Path, streams: Mapping[str, str], target: Path | None = Non
         tmp.unlink()  # DuckDB must create the file itself
         connection = duckdb.connect(str(tmp))
         try:
+            connection.execute("SET file_search_path = ?", [str(data_root.resolve())])
             for stream, mode in sorted(streams.items()):
                 if not dataset_files(data_root, stream):
                     skipped.append(stream)
                     continue
                 all_name = _quote(f"{stream}_all")
-                connection.execute(f"CREATE VIEW {all_name} AS SELECT * FROM {_source(data_root, stream)}")
+                connection.execute(f"CREATE VIEW {all_name} AS SELECT * FROM {_source(stream)}")
                 connection.execute(f"CREATE VIEW {_quote(stream)} AS {current_view_sql(stream, mode)}")
                 views.append(stream)
             connection.execute("CHECKPOINT")
@@ -89,6 +96,18 @@ def build(data_root: Path, streams: Mapping[str, str], target: Path | None = Non
             os.unlink(wal)
         os.chmod(tmp, storage.PRIVATE_FILE)  # DuckDB created it with the default mode
     return {"views": views, "skipped": skipped}
+
+
+def connect(data_root: Path, target: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """The warehouse, read-only, with its relative view paths resolved against ``data_root``
+    (wherever the data root now is)."""
+    path = target or data_root / WAREHOUSE_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"no warehouse at {path}: run warehouse_job (or `intercom-pipeline exports "
+                                "warehouse`) first")
+    connection = duckdb.connect(str(path), read_only=True)
+    connection.execute("SET file_search_path = ?", [str(data_root.resolve())])
+    return connection
 
 
 def read_stream(data_root: Path, stream: str, workspace_id: str | None = None, columns: Iterable[str] | None = None) -> pd.DataFrame:

@@ -7,8 +7,8 @@ byte budget and then written as new part files, so memory stays bounded however 
 exports. Each partition folder is built under a temporary name and renamed into place when the run
 finishes (``storage.atomic_dir``): a reader sees the old partition or the new one, never a mix, and
 a failed run leaves the previous data untouched. Every partition a run covers is replaced, even when
-it has no rows now (an empty folder: "exported, nothing there" differs from "never exported", and a
-day whose records all moved to a later day loses its stale rows).
+it has no rows now (a folder holding only an ``_EMPTY`` marker: "exported, nothing there" differs
+from "never exported", and a day whose records all moved to a later day loses its stale rows).
 
 What does not belong here: converting records (schema.py) or deciding partitions (incremental.py).
 """
@@ -20,6 +20,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -46,10 +47,6 @@ class WriteResult:
     files: list[Path] = field(default_factory=list)
     superseded: int = 0  # rows replaced by a newer version of the same id within the run
 
-    @property
-    def total_rows(self) -> int:
-        return sum(self.rows.values())
-
 
 class DatasetWriter:
     """Use as a context manager; partitions are published when the ``with`` block ends cleanly."""
@@ -65,6 +62,7 @@ class DatasetWriter:
         buffer_bytes: int = DEFAULT_BUFFER_BYTES,
         version_columns: tuple[str, str] = ("id", "updated_at"),
     ) -> None:
+        self.data_root = data_root
         self.root = stream_root(data_root, stream, workspace_id)
         self.stream, self.partition_key, self.schema = stream, partition_key, schema
         self.private, self.buffer_bytes = private, buffer_bytes
@@ -87,7 +85,8 @@ class DatasetWriter:
         self._stack.__enter__()
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:
         if exc_type is None:
             try:
                 self.finish()
@@ -173,6 +172,11 @@ class DatasetWriter:
         self.flush()
         for value, pairs in self._drops.items():
             self._apply_drops(value, pairs)
+        for value, rows in self.result.rows.items():
+            if rows == 0 and not any(self._tmp[value].glob("part-*.parquet")):
+                # "exported, nothing there" is said explicitly, not left to an empty folder.
+                storage.write_bytes(self._tmp[value] / "_EMPTY", b"exported; no rows in this partition\n",
+                                    private=self.private)
         self._finished = True
         return self.result
 

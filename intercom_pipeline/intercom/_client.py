@@ -13,7 +13,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -46,9 +46,10 @@ log = logging.getLogger("intercom_pipeline.intercom")
 progress_log = logging.getLogger("intercom_pipeline.progress")
 PROGRESS_EVERY_CALLS = 100
 PROGRESS_EVERY_SECONDS = 15.0
+T = TypeVar("T")
 
 
-class IntercomClient(EndpointsMixin, ConcurrencyMixin):
+class IntercomClient(ConcurrencyMixin, EndpointsMixin):
     """Synchronous, thread-safe Intercom REST client. See the package docstring for the surface."""
 
     def __init__(
@@ -164,7 +165,7 @@ class IntercomClient(EndpointsMixin, ConcurrencyMixin):
         url = template.format(**{k: quote(str(v), safe="") for k, v in (path or {}).items()})
         return self._retried(lambda n: self._send(method, template, url, params, json, n))
 
-    def _retried(self, call: Callable[[int], Any]) -> Any:
+    def _retried(self, call: Callable[[int], T]) -> T:
         try:
             for attempt in retrying(
                 self.config, sleep=self._sleep_retry, clock=self._clock, before_sleep=self._on_retry, rng=self._rng
@@ -186,7 +187,9 @@ class IntercomClient(EndpointsMixin, ConcurrencyMixin):
             fresh = self._tokens.after_unauthorized(token, exc)  # raises ReconnectRequired when it cannot help
             return self._send_once(method, template, url, params, json, attempt, fresh)
 
-    def _send_once(self, method, template, url, params, json, attempt, token) -> Any:
+    def _send_once(
+        self, method: str, template: str, url: str, params: Any, json: Any, attempt: int, token: str
+    ) -> Any:
         self.budget.acquire()
         started = time.perf_counter()
         status: int | None = None
@@ -248,7 +251,9 @@ class IntercomClient(EndpointsMixin, ConcurrencyMixin):
             self.stats.add("retry_wait_seconds", seconds)
             self._sleep(seconds)
 
-    def _log(self, method, template, status, elapsed, attempt, headers) -> None:
+    def _log(
+        self, method: str, template: str, status: int | None, elapsed: float, attempt: int, headers: httpx.Headers
+    ) -> None:
         # Path TEMPLATE only: query strings and bodies may hold emails; the token never appears.
         log.info(
             "intercom request method=%s path=%s status=%s duration_ms=%.0f attempt=%d remaining=%s request_id=%s",

@@ -22,14 +22,11 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from . import _pagination as pg
-from ._endpoints import _search_keys
+from ._endpoints import EndpointsMixin, _search_keys
 from ._search import in_window, split_window, window_query
-
-if TYPE_CHECKING:
-    from ._config import ClientConfig
 
 __all__: list[str] = []
 
@@ -43,8 +40,8 @@ ID_ALPHABETS = {"contacts": "0123456789abcdef"}
 MAX_SUFFIX = 2
 
 
-class ConcurrencyMixin:
-    config: ClientConfig
+class ConcurrencyMixin(EndpointsMixin):
+    """Mixed into ``IntercomClient``: the calls that run several requests at once."""
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         """``fn`` over ``items`` on up to ``max_concurrency`` threads; results in input order.
@@ -77,10 +74,10 @@ class ConcurrencyMixin:
         if end is None:
             raise ValueError("search_window needs end= (Unix seconds, exclusive)")
         exact = self.config.version == "Preview"
-        timezone = "UTC" if exact else self.workspace_timezone  # type: ignore[attr-defined]
-        size = self._per_page(per_page)  # type: ignore[attr-defined]
+        timezone = "UTC" if exact else self.workspace_timezone
+        size = self._per_page(per_page)
         wanted = slices or 4 * self.config.max_concurrency
-        total = self.search_total(resource, window_query(field, start, end, timezone))  # type: ignore[attr-defined]
+        total = self.search_total(resource, window_query(field, start, end, timezone))
         if total == 0:
             return  # the day-aligned superset is empty, so the exact window is too
         planner = _Planner(
@@ -106,7 +103,7 @@ class ConcurrencyMixin:
         first: dict[str, int] = {}
 
         def fetch(**kw: Any) -> Any:
-            page = self.request("POST", f"/{resource}/search", **kw)  # type: ignore[attr-defined]
+            page = self.request("POST", f"/{resource}/search", **kw)
             first.setdefault("total", int(page.get("total_count") or 0))
             return page
 
@@ -132,7 +129,7 @@ class ConcurrencyMixin:
         budget is shared fairly between threads, so surplus threads only slow down the longest
         slice and lengthen the tail."""
         cap = self.config.max_concurrency
-        stats, budget = self.stats, self.budget  # type: ignore[attr-defined]
+        stats, budget = self.stats, self.budget
         if not stats.calls:
             return cap
         latency = stats.request_seconds / stats.calls

@@ -8,10 +8,12 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from . import _pagination as pg
-from ._errors import NotFound
+from ._errors import InvalidResponse, NotFound
 
 if TYPE_CHECKING:
     from ._config import ClientConfig
+    from ._models import ClientStats
+    from ._ratelimit import RateBudget
 
 __all__: list[str] = []
 
@@ -20,12 +22,29 @@ SEARCH_KEYS = {"contacts": ("data",), "conversations": ("conversations",), "tick
 
 
 class EndpointsMixin:
-    """Mixed into ``IntercomClient``, which provides ``request``, ``workspace_id`` and ``_sleep``."""
+    """Mixed into ``IntercomClient``, which provides what is declared here without a body."""
 
     config: ClientConfig
+    stats: ClientStats
+    budget: RateBudget
     _sleep: Callable[[float], None]
-    request: Callable[..., Any]
-    workspace_id: str
+
+    request: Callable[..., Any]  # IntercomClient.request: one call with pacing and retries
+
+    if TYPE_CHECKING:
+
+        @property
+        def workspace_id(self) -> str: ...
+
+        @property
+        def workspace_timezone(self) -> str: ...
+
+    def _object(self, method: str, template: str, **kw: Any) -> dict[str, Any]:
+        """One call whose answer must be a JSON object (a single record, a count, a page)."""
+        body = self.request(method, template, **kw)
+        if not isinstance(body, dict):
+            raise InvalidResponse(f"{method} {template} answered {type(body).__name__}, expected a JSON object")
+        return body
 
     def _fetch(self, method: str, template: str, path: dict[str, Any] | None = None) -> Callable[..., Any]:
         return partial(self.request, method, template, path=path)
@@ -49,7 +68,7 @@ class EndpointsMixin:
 
     def search_total(self, resource: str, query: dict[str, Any]) -> int:
         _search_keys(resource)
-        page = self.request("POST", f"/{resource}/search", json={"query": query, "pagination": {"per_page": 1}})
+        page = self._object("POST", f"/{resource}/search", json={"query": query, "pagination": {"per_page": 1}})
         return int(page.get("total_count") or 0)
 
     # -- contacts ----------------------------------------------------------------------------
@@ -57,13 +76,13 @@ class EndpointsMixin:
         return pg.cursor_in_query(self._fetch("GET", "/contacts"), ("data",), {"per_page": self._per_page(per_page)})
 
     def get_contact(self, contact_id: str) -> dict[str, Any]:
-        return self.request("GET", "/contacts/{id}", path={"id": contact_id})
+        return self._object("GET", "/contacts/{id}", path={"id": contact_id})
 
     def archive_contact(self, contact_id: str) -> dict[str, Any]:
-        return self.request("POST", "/contacts/{id}/archive", path={"id": contact_id})
+        return self._object("POST", "/contacts/{id}/archive", path={"id": contact_id})
 
     def unarchive_contact(self, contact_id: str) -> dict[str, Any]:
-        return self.request("POST", "/contacts/{id}/unarchive", path={"id": contact_id})
+        return self._object("POST", "/contacts/{id}/unarchive", path={"id": contact_id})
 
     def contact_companies(self, contact_id: str, per_page: int | None = None) -> Iterator[dict[str, Any]]:
         fetch = self._fetch("GET", "/contacts/{id}/companies", {"id": contact_id})
@@ -74,7 +93,7 @@ class EndpointsMixin:
         return pg.page_number(fetch, ("data", "notes"), {"per_page": self._per_page(per_page)})
 
     def contact_tags(self, contact_id: str) -> list[dict[str, Any]]:
-        page = self.request("GET", "/contacts/{id}/tags", path={"id": contact_id})
+        page = self._object("GET", "/contacts/{id}/tags", path={"id": contact_id})
         return pg.items_of(page, ("data", "tags"))
 
     def contact_events(self, contact_id: str, per_page: int | None = None) -> Iterator[dict[str, Any]]:
@@ -87,7 +106,7 @@ class EndpointsMixin:
 
     # -- companies ---------------------------------------------------------------------------
     def get_company(self, company_id: str) -> dict[str, Any]:
-        return self.request("GET", "/companies/{id}", path={"id": company_id})
+        return self._object("GET", "/companies/{id}", path={"id": company_id})
 
     def find_company(self, *, company_id: str | None = None, name: str | None = None) -> dict[str, Any] | None:
         """``GET /companies?company_id=`` (your id) or ``?name=``; None when there is none."""
@@ -95,7 +114,7 @@ class EndpointsMixin:
             raise ValueError("find_company needs exactly one of company_id= or name=")
         params = {"company_id": company_id} if company_id is not None else {"name": name}
         try:
-            return self.request("GET", "/companies", params=params)
+            return self._object("GET", "/companies", params=params)
         except NotFound:
             return None
 
@@ -112,7 +131,7 @@ class EndpointsMixin:
 
     # -- the rest ----------------------------------------------------------------------------
     def get_note(self, note_id: str) -> dict[str, Any]:
-        return self.request("GET", "/notes/{id}", path={"id": note_id})
+        return self._object("GET", "/notes/{id}", path={"id": note_id})
 
     def data_attributes(self, model: str, include_archived: bool = False) -> list[dict[str, Any]]:
         if model not in ("contact", "company", "conversation"):
@@ -128,7 +147,7 @@ class EndpointsMixin:
         return pg.cursor_in_query(fetch, ("conversations", "data"), {"per_page": self._per_page(per_page)})
 
     def get_conversation(self, conversation_id: str) -> dict[str, Any]:
-        return self.request("GET", "/conversations/{id}", path={"id": conversation_id})
+        return self._object("GET", "/conversations/{id}", path={"id": conversation_id})
 
     def news_items(self) -> Iterator[dict[str, Any]]:
         return pg.page_number(self._fetch("GET", "/news/news_items"), ("data",), {})
@@ -137,7 +156,7 @@ class EndpointsMixin:
         return pg.page_number(self._fetch("GET", "/news/newsfeeds"), ("data",), {})
 
     def get_ticket(self, ticket_id: str) -> dict[str, Any]:
-        return self.request("GET", "/tickets/{id}", path={"id": ticket_id})
+        return self._object("GET", "/tickets/{id}", path={"id": ticket_id})
 
     def admins(self) -> list[dict[str, Any]]:
         return pg.items_of(self.request("GET", "/admins"), ("admins", "data"))
@@ -154,7 +173,7 @@ class EndpointsMixin:
 
     def counts(self, type: str | None = None, count: str | None = None) -> dict[str, Any]:  # noqa: A002 - API name
         params = {k: v for k, v in (("type", type), ("count", count)) if v}
-        return self.request("GET", "/counts", params=params or None)
+        return self._object("GET", "/counts", params=params or None)
 
 
 def _search_keys(resource: str) -> tuple[str, ...]:

@@ -38,7 +38,7 @@ def _next_cursor(page: Page) -> str | None:
     return None
 
 
-def cursor_in_query(fetch: Callable[..., Page], keys: Sequence[str], params: dict[str, Any]) -> Iterator[dict]:
+def cursor_in_query(fetch: Callable[..., Page], keys: Sequence[str], params: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """GET lists with ``?starting_after=`` (contacts, conversations)."""
     params = dict(params)
     seen: set[str] = set()
@@ -51,7 +51,7 @@ def cursor_in_query(fetch: Callable[..., Page], keys: Sequence[str], params: dic
         params["starting_after"] = cursor
 
 
-def search_in_body(fetch: Callable[..., Page], keys: Sequence[str], body: dict[str, Any]) -> Iterator[dict]:
+def search_in_body(fetch: Callable[..., Page], keys: Sequence[str], body: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """POST …/search with ``pagination.starting_after`` in the JSON body."""
     body = dict(body)
     pagination = dict(body.get("pagination") or {})
@@ -74,7 +74,7 @@ def _check_cursor(cursor: str | None, seen: set[str]) -> str | None:
     return cursor
 
 
-def page_number(fetch: Callable[..., Page], keys: Sequence[str], params: dict[str, Any]) -> Iterator[dict]:
+def page_number(fetch: Callable[..., Page], keys: Sequence[str], params: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """``?page=N&per_page=M`` lists (companies, notes, contact companies, articles, news)."""
     params = dict(params)
     number = int(params.get("page") or 1)
@@ -98,7 +98,7 @@ def page_number(fetch: Callable[..., Page], keys: Sequence[str], params: dict[st
         number += 1
 
 
-def next_url(fetch: Callable[..., Page], keys: Sequence[str], params: dict[str, Any]) -> Iterator[dict]:
+def next_url(fetch: Callable[..., Page], keys: Sequence[str], params: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Lists whose ``pages.next`` is a whole URL (events). Only its query is reused: the request
     goes to the client's own host, so the token is never sent elsewhere."""
     seen: set[str] = set()
@@ -137,7 +137,7 @@ def company_scroll(
     max_restarts: int = 3,
     busy_wait: float = 15.0,
     busy_attempts: int = 8,
-) -> Iterator[dict]:
+) -> Iterator[dict[str, Any]]:
     """``GET /companies/scroll`` until an empty page; restarts on expiry (404) or 500, skipping
     companies already yielded; waits while another scroll of the workspace is open."""
     with lock:
@@ -153,7 +153,15 @@ def company_scroll(
                     raise
 
 
-def _scroll_once(fetch, keys, params, seen, sleep, busy_wait, busy_attempts) -> Iterator[dict]:
+def _scroll_once(
+    fetch: Callable[..., Page],
+    keys: Sequence[str],
+    params: dict[str, Any],
+    seen: set[str],
+    sleep: Callable[[float], None],
+    busy_wait: float,
+    busy_attempts: int,
+) -> Iterator[dict[str, Any]]:
     scroll_param: str | None = None
     replay = len(seen)  # after a restart the first pages repeat what we already yielded
     replayed = 0
@@ -175,7 +183,13 @@ def _scroll_once(fetch, keys, params, seen, sleep, busy_wait, busy_attempts) -> 
             raise PaginationError("the company scroll answered without a scroll_param")
 
 
-def _fetch_scroll(fetch, query, sleep, busy_wait, busy_attempts) -> Page:
+def _fetch_scroll(
+    fetch: Callable[..., Page],
+    query: dict[str, Any],
+    sleep: Callable[[float], None],
+    busy_wait: float,
+    busy_attempts: int,
+) -> Page:
     for attempt in range(busy_attempts):
         try:
             return fetch(params=query)

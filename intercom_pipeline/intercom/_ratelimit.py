@@ -108,9 +108,16 @@ class RateBudget:
                     if self._bucket.put(item):
                         self._trim(item.timestamp)
                         return
-                    wait = max(self._bucket.waiting(item), 1) / 1000
+                    wait = max(self._waiting_ms(item), 1) / 1000
             self.waited_seconds += wait
             self._sleep(wait)
+
+    def _waiting_ms(self, item: RateItem) -> int:
+        # Both buckets used here are synchronous; pyrate-limiter types ``waiting`` for async ones too.
+        waiting = self._bucket.waiting(item)
+        if not isinstance(waiting, int):
+            raise TypeError("the rate bucket must be synchronous")
+        return waiting
 
     def _trim(self, now_ms: int) -> None:
         # A log bucket keeps a row per request; drop rows older than the longest window now and then.

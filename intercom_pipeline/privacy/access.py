@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from intercom_pipeline.intercom import IntercomClient
 from intercom_pipeline.privacy.requests import FieldSelection, PrivacyRequest
 
 # Intercom's search takes at most 15 filters in one OR group (intercom-api.md §4.1).
@@ -30,7 +31,7 @@ def email_query(email: str) -> dict[str, Any]:
     return q.where("email", "=", email)
 
 
-def find_contacts(client: Any, request: PrivacyRequest) -> list[dict[str, Any]]:
+def find_contacts(client: IntercomClient, request: PrivacyRequest) -> list[dict[str, Any]]:
     """Every contact whose email equals the subject's, ignoring case; all pages; users and leads.
 
     The server-side filter narrows the search; the exact, case-insensitive comparison happens here
@@ -53,7 +54,7 @@ class ContactData:
     tickets: list[dict[str, Any]] = field(default_factory=list)
 
 
-def collect_contact(client: Any, contact: Mapping[str, Any], request: PrivacyRequest,
+def collect_contact(client: IntercomClient, contact: Mapping[str, Any], request: PrivacyRequest,
                     companies: dict[str, dict[str, Any]],
                     threads: dict[str, dict[str, Any]] | None = None) -> ContactData:
     """Fetch one contact's related objects.
@@ -80,7 +81,7 @@ def collect_contact(client: Any, contact: Mapping[str, Any], request: PrivacyReq
     return data
 
 
-def _threads(client: Any, resource: str, get: Any, contact_id: str,
+def _threads(client: IntercomClient, resource: str, get: Any, contact_id: str,
              cache: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Conversations or tickets the contact takes part in, each retrieved in full once."""
     out = []

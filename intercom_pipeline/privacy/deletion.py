@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from intercom_pipeline import erasure_registry
+from intercom_pipeline.intercom import IntercomClient
 from intercom_pipeline.privacy import audit, merges
 from intercom_pipeline.privacy.access import MAX_OR_FILTERS, find_contacts, participant_query
 from intercom_pipeline.privacy.ledger import Ledger, now_iso
@@ -34,13 +35,12 @@ class DeletionNotVerified(RuntimeError):
     """After deleting, a contact still answers or a search by the email still finds someone."""
 
 
-def api_calls(client: Any) -> int:
-    stats = getattr(client, "stats", None)
-    return int(getattr(stats, "calls", 0) or 0)
+def api_calls(client: IntercomClient) -> int:
+    return client.stats.calls
 
 
 # -- 1-2. find and preview ---------------------------------------------------------------------
-def plan_deletion(client: Any, request: PrivacyRequest, data_root: Path, workspace_id: str,
+def plan_deletion(client: IntercomClient, request: PrivacyRequest, data_root: Path, workspace_id: str,
                   target: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Find every contact, merge into the ledger, list the cascade and write ``preview.json``.
     ``target`` (``connections.Target.to_dict()``) is recorded in the plan, preview and receipt."""
@@ -69,6 +69,8 @@ def plan_deletion(client: Any, request: PrivacyRequest, data_root: Path, workspa
                       "conversations_removed_by_cascade": info.get("conversations", [])}
                      for cid, info in sorted(plan["contacts"].items())],
         "api_calls_planned": {"DELETE /contacts/{id}": sum(1 for cid in plan["contacts"] if cid not in done)},
+        # The local datasets and files a real deletion would rewrite (or remove), with row counts.
+        "local_copies": erasure_registry.preview(data_root, workspace_id, frozenset(plan["contacts"])),
         "notes": [ARCHIVED_NOTE],
     }
     ledger.write(ledger.preview_path, preview)
@@ -85,7 +87,7 @@ class ContactMismatch(ValueError):
     """A contact id given with the request belongs to someone with another email."""
 
 
-def given_contacts(client: Any, request: PrivacyRequest, found: dict[str, Any],
+def given_contacts(client: IntercomClient, request: PrivacyRequest, found: dict[str, Any],
                    survivor: Callable[[str], str] = str) -> dict[str, dict[str, Any]]:
     """Contacts named by id in the request (archived ones, which search cannot find); an id merged
     away in Intercom stands for the contact it was merged into (``survivor``).
@@ -112,7 +114,7 @@ def given_contacts(client: Any, request: PrivacyRequest, found: dict[str, Any],
     return given
 
 
-def cascade(client: Any, contact_ids: list[str]) -> dict[str, list[str]]:
+def cascade(client: IntercomClient, contact_ids: list[str]) -> dict[str, list[str]]:
     """The conversations Intercom deletes with each contact (one search per 15 contacts)."""
     result: dict[str, list[str]] = {cid: [] for cid in contact_ids}
     for start in range(0, len(contact_ids), MAX_OR_FILTERS):
@@ -126,7 +128,7 @@ def cascade(client: Any, contact_ids: list[str]) -> dict[str, list[str]]:
 
 
 # -- 4. delete ---------------------------------------------------------------------------------
-def delete_contacts(client: Any, data_root: Path, request_id: str, contact_ids: Iterable[str]) -> list[dict[str, Any]]:
+def delete_contacts(client: IntercomClient, data_root: Path, request_id: str, contact_ids: Iterable[str]) -> list[dict[str, Any]]:
     """DELETE each contact not yet recorded as done, and record what happened truthfully.
 
     A ``404`` means ``already_deleted`` only when this request never sent a DELETE for the contact
@@ -149,8 +151,8 @@ def delete_contacts(client: Any, data_root: Path, request_id: str, contact_ids: 
         audit.append(data_root, "contact_delete_requested", request_id, contact_id=cid)
         try:
             result = client.delete_contact(cid)
-            gone = bool(getattr(result, "already_deleted", False))
-            unanswered = sent_before or bool(getattr(result, "earlier_attempt_unanswered", False))
+            gone = result.already_deleted
+            unanswered = sent_before or result.earlier_attempt_unanswered
         except NotFound:
             gone, unanswered = True, sent_before
         outcome, details = _delete_outcome(gone, unanswered)
@@ -168,7 +170,7 @@ def _delete_outcome(gone: bool, unanswered: bool) -> tuple[str, dict[str, str]]:
 
 
 # -- 5. verify ---------------------------------------------------------------------------------
-def verify_deletion(client: Any, request: PrivacyRequest, data_root: Path, attempts: int = 3,
+def verify_deletion(client: IntercomClient, request: PrivacyRequest, data_root: Path, attempts: int = 3,
                     sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
     """GET each planned contact (expect 404) and search the email (expect nothing).
 
@@ -186,7 +188,7 @@ def verify_deletion(client: Any, request: PrivacyRequest, data_root: Path, attem
             break
         if attempt + 1 < attempts:
             sleep(2.0 ** attempt)
-    verification = {"verified": not still_there and not remaining, "at": now_iso(),
+    verification: dict[str, Any] = {"verified": not still_there and not remaining, "at": now_iso(),
                     "get_returns_404": [cid for cid in planned if cid not in still_there],
                     "still_found_by_id": still_there, "search_by_email_matches": len(remaining),
                     "unplanned_matches": sorted(set(remaining) - set(planned))}
@@ -201,7 +203,7 @@ def verify_deletion(client: Any, request: PrivacyRequest, data_root: Path, attem
     return verification
 
 
-def _exists(client: Any, contact_id: str) -> bool:
+def _exists(client: IntercomClient, contact_id: str) -> bool:
     from intercom_pipeline.intercom import NotFound
 
     try:
@@ -267,7 +269,7 @@ def write_receipt(data_root: Path, request: PrivacyRequest, verification: dict[s
 
 
 # -- the whole request, without Dagster --------------------------------------------------------
-def run_deletion(client: Any, request: PrivacyRequest, data_root: Path,
+def run_deletion(client: IntercomClient, request: PrivacyRequest, data_root: Path,
                  sleep: Callable[[float], None] = time.sleep) -> Path:
     """Run a deletion request end to end; returns the receipt (or, for a dry run, the preview)."""
     from intercom_pipeline.privacy.manual import guard

@@ -59,7 +59,8 @@ class Ledger:
 
     def plan(self) -> dict[str, Any]:
         if self.plan_path.exists():
-            return storage.read_json(self.plan_path)
+            plan: dict[str, Any] = storage.read_json(self.plan_path)
+            return plan
         return {"contacts": {}, "runs": 0}
 
     def save_plan(self, plan: dict[str, Any]) -> None:

@@ -126,8 +126,9 @@ def guard(data_root: Path, request: PrivacyRequest, step: str,
         with contextlib.suppress(OSError):  # a full disk must not hide the real error
             audit.append(data_root, "request_failed", request.request_id, step=step, error=type(exc).__name__,
                          manual_task=bool(manual))
-        if stop is not None or manual is not None:
-            raise (stop or manual) from exc
+        failure = stop or manual
+        if failure is not None:
+            raise failure from exc
         raise
 
 

@@ -110,7 +110,7 @@ class PrivacyRequest:
         return pseudonyms.subject_hash(self.email, data_root)
 
     def matches(self, address: str | None) -> bool:
-        return bool(address) and address.strip().casefold() == self.email_key
+        return address is not None and address.strip().casefold() == self.email_key
 
     def to_dict(self) -> dict[str, Any]:
         """The request as JSON (holds the email: for run config and manual tasks only)."""

@@ -12,6 +12,8 @@ disagree about its type.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyarrow as pa
 
 # Milliseconds: Parquet has no second unit, so "s" would come back as "ms" and the schema would drift.
@@ -108,7 +110,7 @@ def column_names(schema: pa.Schema) -> list[str]:
     return [field.name for field in schema]
 
 
-def table_from_rows(rows: list[dict], schema: pa.Schema) -> pa.Table:
+def table_from_rows(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
     """Build a table with exactly ``schema``; a missing or unexpected key is a clear error."""
     names = set(column_names(schema))
     for index, row in enumerate(rows):

@@ -127,3 +127,18 @@ def test_one_run_per_request_and_the_claim_passes_on_when_its_run_is_dead(home, 
     assert run_recovery.claim_request(instance, tmp_path, "req_claimed", "a-third-run") is None
     assert instance.get_run_by_id(live.run_id).status == dg.DagsterRunStatus.FAILURE
     assert run_recovery.runs_in_progress(instance, "req_claimed") == []
+
+
+@pytest.mark.parametrize("sensor", ["privacy_inbox_sensor", "run_recovery_sensor"])
+def test_every_sensor_tick_fails_dead_runs_before_it_starts_work(home, instance, tmp_path, sensor):
+    from intercom_pipeline.defs import privacy as privacy_defs
+    from intercom_pipeline.defs import recovery
+    from intercom_pipeline.defs.resources import DataRootResource
+
+    dead = Victim(home, tmp_path, "req_sensor")
+    dead.kill()
+    evaluate = {"privacy_inbox_sensor": privacy_defs.privacy_inbox_sensor,
+                "run_recovery_sensor": recovery.run_recovery_sensor}[sensor]
+    evaluate(dg.build_sensor_context(instance=instance, resources={"data_root": DataRootResource(path=str(tmp_path))}))
+    assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
+    assert holders(instance) == set()

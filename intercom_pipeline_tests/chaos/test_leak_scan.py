@@ -55,7 +55,9 @@ def tick_inbox(root: Path) -> None:
     defs = dg.Definitions.merge(resources.defs, privacy_defs.defs)
     with project_instance() as instance:
         result = privacy_defs.privacy_inbox_sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
+        assert isinstance(result, dg.SensorResult)
         for request in result.run_requests or []:
+            assert request.job_name is not None
             run = defs.resolve_job_def(request.job_name).execute_in_process(
                 run_config=request.run_config, instance=instance, tags=request.tags, raise_on_error=False)
             assert run.success
@@ -73,11 +75,11 @@ def test_after_deletion_the_email_is_only_in_unexpired_access_packages(workspace
     variant = workspace.hard_cases["case_variants"]["emails"][0]
     # The subject asks for their data, then for deletion (CLI); another subject uses the inbox,
     # and someone drops a malformed file named after an email.
-    assert cli.main(["access", "--email", shared, "--request-id", "leak_acc"]) == 0
+    assert cli.main(["access", "--in-process", "--email", shared, "--request-id", "leak_acc"]) == 0
     given = leaks(data_root, shared)
     assert given  # the scan sees the email where it must be: the package handed to the subject
     assert all(path.startswith("privacy/access/leak_acc/") for path in given), given
-    assert cli.main(["delete", "--email", shared, "--request-id", "leak_del"]) == 0
+    assert cli.main(["delete", "--in-process", "--email", shared, "--request-id", "leak_del"]) == 0
     drop(data_root, "leak_inbox.json", json.dumps({"request_id": "leak_inbox", "type": "deletion", "email": variant}))
     drop(data_root, f"{variant}.json", '{"type": "deletion", "email": ')
     tick_inbox(data_root)
@@ -96,7 +98,7 @@ def test_after_deletion_the_email_is_only_in_unexpired_access_packages(workspace
 
 
 def test_dagster_home_history_and_data_root_are_private(workspace, data_root):
-    assert cli.main(["delete", "--email", "nobody@example.com", "--request-id", "modes"]) == 0
+    assert cli.main(["delete", "--in-process", "--email", "nobody@example.com", "--request-id", "modes"]) == 0
     home = data_root / "dagster_home"
     for folder in (data_root, home, home / "history"):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder

@@ -46,4 +46,5 @@ def main(home: str, ready: str, request_id: str, untagged: bool) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4], untagged=sys.argv[4:] == ["untagged"])
+    home_dir, ready_file, request = sys.argv[1:4]
+    main(home_dir, ready_file, request, untagged=sys.argv[4:] == ["untagged"])

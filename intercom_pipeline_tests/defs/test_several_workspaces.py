@@ -80,14 +80,18 @@ def test_second_location_in_its_own_process_prefixes_every_key():
                           timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
-    assert out["keys"] and all(k.startswith("eu/") for k in out["keys"])
+    assert out["keys"]
+    assert all(k.startswith("eu/") for k in out["keys"])
     assert {"eu/contacts", "eu/tags", "eu/warehouse", "eu/detection_changes", "eu/discovery_samples"} <= set(out["keys"])
-    assert out["checks"] and all(k.startswith("eu/") for k in out["checks"])
-    assert out["parents"] and all(p.startswith("eu/") for p in out["parents"])  # deps follow the prefix
+    assert out["checks"]
+    assert all(k.startswith("eu/") for k in out["checks"])
+    assert out["parents"]
+    assert all(p.startswith("eu/") for p in out["parents"])  # deps follow the prefix
     assert out["sensor"] == "eu/detection_changes"
     assert out["connection"] == "eu"
     assert out["token_in_config"] == ""  # resolved at run time by connections.resolve, never config
-    assert "eu/tags" in out["jobs"]["exports_snapshot_job"] and out["jobs"]["warehouse_job"] == ["eu/warehouse"]
+    assert "eu/tags" in out["jobs"]["exports_snapshot_job"]
+    assert out["jobs"]["warehouse_job"] == ["eu/warehouse"]
     assert {"detection_job", "discovery_job", "access_job", "deletion_job"} <= set(out["jobs"])
     for selected in out["jobs"].values():
         assert all(k.startswith("eu/") for k in selected)
@@ -130,7 +134,8 @@ def test_each_location_exports_its_own_workspace_into_one_data_root(emulator_fac
             result = dg.materialize([asset], partition_key=today, resources=defs.resources)
             assert result.success
             [check] = result.get_asset_check_evaluations()
-            assert check.asset_key == key and check.passed
+            assert check.asset_key == key
+            assert check.passed
     for emu in (first, second):
         files = list((data_root / "exports" / "tags" / f"workspace={emu.app_id}").rglob("*.parquet"))
         assert files, f"no tags export for workspace {emu.app_id}"

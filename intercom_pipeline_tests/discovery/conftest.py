@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from intercom_pipeline.discovery.detectors import PII_CATEGORIES
+from intercom_pipeline.pii import PII_CATEGORIES
 
 # Today: a partition's sample and counts cover records created before the end of its date, and
 # the fake's records all lie before "now".

@@ -96,7 +96,8 @@ def test_inventory_lists_attributes_and_objects_with_counts(emulator, client) ->
     truth = emulator.backend.counts_truth()
     counts = {(r["object"], r["name"]): r["count"] for r in rows if r["kind"] == "object"}
     assert counts[("contacts", "all")] == truth["contacts"]
-    assert counts[("contacts", "user")] == truth["users"] and counts[("contacts", "lead")] == truth["leads"]
+    assert counts[("contacts", "user")] == truth["users"]
+    assert counts[("contacts", "lead")] == truth["leads"]
     for obj in ("conversations", "tickets", "articles", "news_items", "newsfeeds", "admins", "tags", "segments"):
         assert counts[(obj, "all")] == truth[obj], obj
     assert counts[("companies", "all")] == truth["companies"]
@@ -105,7 +106,8 @@ def test_inventory_lists_attributes_and_objects_with_counts(emulator, client) ->
     dob = next(r for r in attrs if r["name"] == "custom_attributes.date_of_birth")
     assert (dob["data_type"], dob["custom"], dob["archived"], dob["label"]) == ("date", True, False, "Date of birth")
     email = next(r for r in attrs if r["object"] == "contacts" and r["name"] == "email")
-    assert email["custom"] is False and email["api_writable"] is True
+    assert email["custom"] is False
+    assert email["api_writable"] is True
 
 
 def test_activity_counts_contacts_created_and_updated_in_the_window(emulator, client) -> None:
@@ -117,5 +119,6 @@ def test_activity_counts_contacts_created_and_updated_in_the_window(emulator, cl
     expect_updated = sum(1 for i, r in enumerate(records) if visible[i] and start <= r["updated_at"] < end)
     expect_created = sum(1 for i, r in enumerate(records) if visible[i] and start <= r["created_at"] < end)
     assert expect_updated > 0
-    assert rows["updated"] == expect_updated and rows["created"] == expect_created
+    assert rows["updated"] == expect_updated
+    assert rows["created"] == expect_created
     assert rows["updated_user"] + rows["updated_lead"] == rows["updated"]

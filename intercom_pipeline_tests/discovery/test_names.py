@@ -10,6 +10,7 @@ import importlib
 import re
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -100,7 +101,8 @@ def test_free_text_with_outside_names_is_free_text_pii() -> None:
     records = [{"body": PROSE[i % len(PROSE)].format(n=n)} for i, n in enumerate(OUTSIDE_NAMES)]
     records += [{"body": "<p>Renewal discussed, moving to the annual plan next quarter.</p>"}] * 20
     row = classify.classify_records(records, "notes")[0]
-    assert row["category"] == "free_text_pii" and "person_name in 18" in row["evidence"]
+    assert row["category"] == "free_text_pii"
+    assert "person_name in 18" in row["evidence"]
 
 
 def _nested(path: str, value: str) -> dict:
@@ -166,7 +168,7 @@ def _swap_vocabulary(records: list[dict], seed: int) -> list[dict]:
     mapping = {word: outside[i % len(outside)] for i, word in enumerate(vocabulary)}
     pattern = re.compile(r"(?<!\w)(" + "|".join(map(re.escape, vocabulary)) + r")(?!\w)")
 
-    def swap(value: object) -> object:
+    def swap(value: Any) -> Any:
         if isinstance(value, str):
             return pattern.sub(lambda m: mapping[m.group(1)], value)
         if isinstance(value, dict):
@@ -192,8 +194,10 @@ def test_the_fake_with_its_names_swapped_for_outside_names_still_scores() -> Non
             records = _swap_vocabulary(discover.collect(client, client.workspace_id, obj, DAY).sample.records, 7)
             if obj == "contacts":  # the swap really happened
                 words = {w for r in records if r.get("name") for w in r["name"].split() if not w.islower()}
-                assert words and words <= outside_words
+                assert words
+                assert words <= outside_words
             predicted[obj] = {r["field"]: r["category"] for r in classify.classify_records(records, obj)}
     for category, s in score(emu.ground_truth, predicted).items():
-        assert s["precision"] >= 0.9 and s["recall"] >= 0.9, (category, s)
+        assert s["precision"] >= 0.9, (category, s)
+        assert s["recall"] >= 0.9, (category, s)
     assert score(emu.ground_truth, predicted)["person_name"]["tp"] >= 5

@@ -54,14 +54,16 @@ def test_company_sample_reads_pages_spread_over_the_whole_list(emulator, client,
     assert emulator.calls(path="/companies/list") - before == 4  # 4 pages, not the whole list
     total_pages = -(-emulator.backend.counts_truth()["companies"] // 4)
     assert f"spread over {total_pages} list pages" in sample.method
-    assert len(sample.records) == 12 and len(set(sample.strata)) == 4
+    assert len(sample.records) == 12
+    assert len(set(sample.strata)) == 4
 
 
 def test_allocation_and_strata_helpers() -> None:
     assert sample_selection.allocate(10, [5, 0, 100]) == [5, 0, 5]
     assert sum(sample_selection.allocate(200, [30] * 10)) == 200
     windows = sample_selection.time_strata(1_000, 1_000 + 10 * 86_400, 4)
-    assert windows[0][0] % 86_400 == 0 and all(a < b for a, b in windows)
+    assert windows[0][0] % 86_400 == 0
+    assert all(a < b for a, b in windows)
     assert all(prev[1] == nxt[0] for prev, nxt in zip(windows, windows[1:], strict=False))
     with pytest.raises(ValueError, match="sample size"):
         SampleConfig(size=0)
@@ -81,7 +83,8 @@ def test_sample_files_are_private_and_have_the_fixed_schema(client, data_root) -
         assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700, folder
     assert sample_store.schema_matches(path)
     table = pq.read_table(path)
-    assert table.num_rows == 40 and table["contact_id"].null_count == 0
+    assert table.num_rows == 40
+    assert table["contact_id"].null_count == 0
 
 
 def test_a_new_custom_attribute_never_changes_the_schema(data_root) -> None:

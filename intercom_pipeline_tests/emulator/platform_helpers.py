@@ -33,7 +33,8 @@ def client(emu: Emulator, token: str | None = "emulator-token", base_url: str = 
 
 def error_code(response: httpx.Response) -> str:
     body = response.json()
-    assert body["type"] == "error.list" and body["request_id"]
+    assert body["type"] == "error.list"
+    assert body["request_id"]
     return body["errors"][0]["code"]
 
 

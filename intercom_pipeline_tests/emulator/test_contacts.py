@@ -33,13 +33,17 @@ def walk_list(api: httpx.Client, per_page: int | None = None) -> tuple[list[dict
 
 def test_list_default_page_is_10_with_cursor_envelope(api, emulator):
     body = api.get("/contacts").json()
-    assert body["type"] == "list" and len(body["data"]) == 10
+    assert body["type"] == "list"
+    assert len(body["data"]) == 10
     truth = emulator.backend.counts_truth()["contacts"]
     assert body["total_count"] == truth
     pages = body["pages"]
-    assert pages["type"] == "pages" and pages["page"] == 1 and pages["per_page"] == 10
+    assert pages["type"] == "pages"
+    assert pages["page"] == 1
+    assert pages["per_page"] == 10
     assert pages["total_pages"] == -(-truth // 10)
-    assert set(pages["next"]) == {"page", "starting_after"} and pages["next"]["page"] == 2
+    assert set(pages["next"]) == {"page", "starting_after"}
+    assert pages["next"]["page"] == 2
 
 
 def test_walk_all_pages_exact_boundary(api, emulator):
@@ -52,7 +56,8 @@ def test_walk_all_pages_exact_boundary(api, emulator):
     contacts, pages = walk_list(api, per_page)
     assert len(contacts) == total == len({c["id"] for c in contacts})
     assert len(pages) == total // per_page  # no trailing empty page
-    assert all("next" in p for p in pages[:-1]) and "next" not in pages[-1]
+    assert all("next" in p for p in pages[:-1])
+    assert "next" not in pages[-1]
     assert [p["page"] for p in pages] == list(range(1, len(pages) + 1))
 
 
@@ -61,7 +66,8 @@ def test_max_page_size_is_clamped_to_150_and_bad_values_are_400(api):
     assert api.get("/contacts", params={"per_page": 0}).status_code == 400
     assert api.get("/contacts", params={"per_page": "lots"}).status_code == 400
     resp = api.get("/contacts", params={"starting_after": "not-a-cursor"})
-    assert resp.status_code == 400 and resp.json()["errors"][0]["code"] == "parameter_invalid"
+    assert resp.status_code == 400
+    assert resp.json()["errors"][0]["code"] == "parameter_invalid"
 
 
 def test_deterministic_across_runs():
@@ -76,12 +82,15 @@ def test_deterministic_across_runs():
 def test_search_default_50_and_query_string_cursor_ignored(api):
     query = {"query": {"field": "role", "operator": "IN", "value": ["user", "lead"]}}
     first = api.post("/contacts/search", json=query).json()
-    assert len(first["data"]) == 50 and first["pages"]["per_page"] == 50
+    assert len(first["data"]) == 50
+    assert first["pages"]["per_page"] == 50
     cursor = first["pages"]["next"]["starting_after"]
     again = api.post("/contacts/search", params={"starting_after": cursor}, json=query).json()
-    assert again["data"] == first["data"] and again["pages"]["page"] == 1
+    assert again["data"] == first["data"]
+    assert again["pages"]["page"] == 1
     second = api.post("/contacts/search", json={**query, "pagination": {"starting_after": cursor}}).json()
-    assert second["pages"]["page"] == 2 and second["data"][0]["id"] not in {c["id"] for c in first["data"]}
+    assert second["pages"]["page"] == 2
+    assert second["data"][0]["id"] not in {c["id"] for c in first["data"]}
 
 
 def test_deleting_between_pages_skips_nothing(api):
@@ -99,15 +108,18 @@ def test_deleting_between_pages_skips_nothing(api):
 def test_get_contact_and_unknown_contact(api):
     cid = api.get("/contacts").json()["data"][0]["id"]
     body = api.get(f"/contacts/{cid}").json()
-    assert body["type"] == "contact" and body["id"] == cid
+    assert body["type"] == "contact"
+    assert body["id"] == cid
     resp = api.get("/contacts/000000000000000000000000")
-    assert resp.status_code == 404 and resp.json()["errors"][0] == {"code": "not_found", "message": "User Not Found"}
+    assert resp.status_code == 404
+    assert resp.json()["errors"][0] == {"code": "not_found", "message": "User Not Found"}
 
 
 @pytest.mark.parametrize("sub", ["companies", "notes", "tags"])
 def test_sub_resources_of_unknown_contact_are_user_not_found(api, sub):
     resp = api.get(f"/contacts/nope/{sub}")
-    assert resp.status_code == 404 and resp.json()["errors"][0]["message"] == "User Not Found"
+    assert resp.status_code == 404
+    assert resp.json()["errors"][0]["message"] == "User Not Found"
 
 
 def test_delete_cascades_and_second_delete_is_404(api, emulator):
@@ -119,7 +131,9 @@ def test_delete_cascades_and_second_delete_is_404(api, emulator):
     resp = api.delete(f"/contacts/{conv_owner}")
     assert resp.status_code == 200
     body = resp.json()
-    assert body["id"] == conv_owner and body["type"] == "contact" and body["deleted"] is True
+    assert body["id"] == conv_owner
+    assert body["type"] == "contact"
+    assert body["deleted"] is True
     assert set(body) == {"id", "external_id", "type", "deleted"}
     assert api.get(f"/contacts/{conv_owner}").status_code == 404
     assert api.delete(f"/contacts/{conv_owner}").status_code == 404
@@ -159,23 +173,28 @@ def test_many_notes_and_companies_pages(api, emulator):
     notes, page = [], 1
     while True:
         body = api.get(f"/contacts/{cid}/notes", params={"page": page, "per_page": 50}).json()
-        assert body["type"] == "list" and body["pages"]["page"] == page
+        assert body["type"] == "list"
+        assert body["pages"]["page"] == page
         if not body["data"]:
             break
         assert (body["pages"]["next"] is None) == (page == body["pages"]["total_pages"])
         notes += body["data"]
         page += 1
-    assert len(notes) == body["total_count"] > 150 and len({n["id"] for n in notes}) == len(notes)
+    assert len(notes) == body["total_count"] > 150
+    assert len({n["id"] for n in notes}) == len(notes)
     stamps = [n["created_at"] for n in notes]
     assert stamps == sorted(stamps, reverse=True)
     companies = api.get(f"/contacts/{cid}/companies", params={"per_page": 150}).json()
-    assert "data" in companies and "companies" not in companies  # recorded example, not the schema
+    assert "data" in companies
+    assert "companies" not in companies  # recorded example, not the schema
     assert companies["total_count"] == len(companies["data"]) > 20
     assert companies["pages"]["next"] is None
     default = api.get(f"/contacts/{cid}/companies").json()
     assert default["pages"]["per_page"] == 50
     tags = api.get(f"/contacts/{cid}/tags").json()
-    assert tags["type"] == "list" and tags["data"] and all(t["type"] == "tag" for t in tags["data"])
+    assert tags["type"] == "list"
+    assert tags["data"]
+    assert all(t["type"] == "tag" for t in tags["data"])
 
 
 def test_mutations_replay_after_restart(api, emulator):
@@ -188,8 +207,10 @@ def test_mutations_replay_after_restart(api, emulator):
     log = emulator.backend.mutations()
     fresh = make_emulator().backend
     fresh.apply_mutations(log)
-    assert fresh.contacts.is_deleted(ids[0]) and fresh.contacts.is_archived(ids[1])
-    assert not fresh.contacts.is_archived(ids[2]) and fresh.counts_truth() == emulator.backend.counts_truth()
+    assert fresh.contacts.is_deleted(ids[0])
+    assert fresh.contacts.is_archived(ids[1])
+    assert not fresh.contacts.is_archived(ids[2])
+    assert fresh.counts_truth() == emulator.backend.counts_truth()
     assert any(a["name"] == "fresh_attr" for a in fresh.workspace.attributes)
     with pytest.raises(ValueError):
         fresh.apply_mutations([{"op": "explode"}])

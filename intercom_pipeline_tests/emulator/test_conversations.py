@@ -20,7 +20,8 @@ def api(emulator) -> Iterator[httpx.Client]:
 
 def test_list_default_20_without_parts_and_cursor_walk(api, emulator):
     body = api.get("/conversations").json()
-    assert body["type"] == "conversation.list" and len(body["conversations"]) == 20
+    assert body["type"] == "conversation.list"
+    assert len(body["conversations"]) == 20
     assert list(body) == ["type", "pages", "total_count", "conversations"]
     assert body["pages"]["per_page"] == 20
     assert all("conversation_parts" not in c for c in body["conversations"])
@@ -38,9 +39,11 @@ def test_retrieve_has_parts(api):
     conv_id = api.get("/conversations").json()["conversations"][0]["id"]
     body = api.get(f"/conversations/{conv_id}").json()
     parts = body["conversation_parts"]
-    assert parts["type"] == "conversation_part.list" and parts["total_count"] == len(parts["conversation_parts"]) > 0
+    assert parts["type"] == "conversation_part.list"
+    assert parts["total_count"] == len(parts["conversation_parts"]) > 0
     resp = api.get("/conversations/999999999")
-    assert resp.status_code == 404 and resp.json()["errors"][0] == {"code": "not_found", "message": "Resource Not Found"}
+    assert resp.status_code == 404
+    assert resp.json()["errors"][0] == {"code": "not_found", "message": "Resource Not Found"}
 
 
 def test_retrieve_keeps_the_500_most_recent_parts():
@@ -53,8 +56,10 @@ def test_retrieve_keeps_the_500_most_recent_parts():
     import orjson
 
     body = orjson.loads(state.get_bytes("7"))["conversation_parts"]
-    assert len(body["conversation_parts"]) == MAX_PARTS and body["total_count"] == 620
-    assert body["conversation_parts"][0]["id"] == "120" and body["conversation_parts"][-1]["id"] == "619"
+    assert len(body["conversation_parts"]) == MAX_PARTS
+    assert body["total_count"] == 620
+    assert body["conversation_parts"][0]["id"] == "120"
+    assert body["conversation_parts"][-1]["id"] == "619"
     assert "conversation_parts" not in orjson.loads(state.coll.dumps(0))
 
 
@@ -75,13 +80,16 @@ def test_search_by_contact_and_time_window(api, emulator):
         "query": {"field": "open", "operator": "IN", "value": [True, False]},
         "sort": {"field": "updated_at", "order": "descending"}, "pagination": {"per_page": 150}}).json()
     stamps = [c["updated_at"] for c in ordered["conversations"]]
-    assert stamps == sorted(stamps, reverse=True) and ordered["total_count"] == len(stamps)
+    assert stamps == sorted(stamps, reverse=True)
+    assert ordered["total_count"] == len(stamps)
 
 
 def test_tickets_search_and_get(api, emulator):
     body = api.post("/tickets/search", json={"query": {"field": "created_at", "operator": ">", "value": 0}}).json()
-    assert body["type"] == "ticket.list" and list(body) == ["type", "pages", "total_count", "tickets"]
-    assert body["total_count"] == len(emulator.backend.tickets.coll) and body["pages"]["per_page"] == 20
+    assert body["type"] == "ticket.list"
+    assert list(body) == ["type", "pages", "total_count", "tickets"]
+    assert body["total_count"] == len(emulator.backend.tickets.coll)
+    assert body["pages"]["per_page"] == 20
     ticket = body["tickets"][0]
     assert api.get(f"/tickets/{ticket['id']}").json() == ticket
     assert api.get("/tickets/nope").status_code == 404

@@ -14,11 +14,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from intercom_pipeline.emulator.dataset import PII_CATEGORIES, WorkspaceData
+from intercom_pipeline.emulator.dataset import WorkspaceData
 from intercom_pipeline.emulator.generator.catalog import segment_members
 from intercom_pipeline.emulator.generator.text import build_pools, luhn_valid
 from intercom_pipeline.emulator.generator.workspace import generate
 from intercom_pipeline.emulator.groundtruth import OBJECT_TYPES, field_paths, flatten, records_by_type
+from intercom_pipeline.pii import PII_CATEGORIES
 
 NOW = 1_763_776_800  # 2025-11-22 02:00:00 UTC, a fixed anchor
 HEX24 = re.compile(r"^[0-9a-f]{24}$")
@@ -82,7 +83,8 @@ def test_shared_email_is_one_user_and_one_lead(ws: WorkspaceData) -> None:
 def test_case_variants_differ_only_in_case(ws: WorkspaceData) -> None:
     hc = ws.hard_cases["case_variants"]
     emails = [_contact(ws, cid)["email"] for cid in hc["contact_ids"]]
-    assert emails == hc["emails"] and len(set(emails)) == len(emails) >= 2
+    assert emails == hc["emails"]
+    assert len(set(emails)) == len(emails) >= 2
     assert len({e.lower() for e in emails}) == 1
     assert sum(c["email"].lower() == emails[0].lower() for c in ws.contacts) == len(emails)
 
@@ -91,7 +93,8 @@ def test_plus_addressed(ws: WorkspaceData) -> None:
     hc = ws.hard_cases["plus_addressed"]
     c = _contact(ws, hc["contact_id"])
     local, domain = c["email"].split("@")
-    assert c["email"] == hc["email"] and "+" in local
+    assert c["email"] == hc["email"]
+    assert "+" in local
     assert hc["base_email"] == f"{local.split('+')[0]}@{domain}"
 
 
@@ -100,14 +103,18 @@ def test_many_notes_contact(ws: WorkspaceData) -> None:
     assert sum(n["contact"]["id"] == cid for n in ws.notes) > 150
     assert sum(pair[0] == cid for pair in ws.contact_companies) > 20
     c = _contact(ws, cid)
-    assert c["notes"]["total_count"] > 150 and c["notes"]["has_more"] and len(c["notes"]["data"]) == 10
-    assert c["companies"]["total_count"] > 20 and c["companies"]["has_more"]
+    assert c["notes"]["total_count"] > 150
+    assert c["notes"]["has_more"]
+    assert len(c["notes"]["data"]) == 10
+    assert c["companies"]["total_count"] > 20
+    assert c["companies"]["has_more"]
 
 
 def test_archived_and_non_ascii(ws: WorkspaceData) -> None:
     _contact(ws, ws.hard_cases["archived_contact_id"])
     names = {_contact(ws, cid)["name"] for cid in ws.hard_cases["non_ascii_contact_ids"]}
-    assert "Zoë Łukasiewicz-Ærøskøbing" in names and "渡辺 さくら" in names
+    assert "Zoë Łukasiewicz-Ærøskøbing" in names
+    assert "渡辺 さくら" in names
     assert _contact(ws, ws.hard_cases["non_ascii_contact_id"])["name"] in names
 
 
@@ -115,7 +122,8 @@ def test_note_on_another_contact_mentions_the_shared_email_person(ws: WorkspaceD
     hc = ws.hard_cases["mentioned_in_note"]
     note = next(n for n in ws.notes if n["id"] == hc["note_id"])
     assert hc["email"] == ws.hard_cases["shared_email"]["email"]
-    assert hc["email"] in note["body"] and hc["name"] in note["body"]
+    assert hc["email"] in note["body"]
+    assert hc["name"] in note["body"]
     assert note["contact"]["id"] == hc["contact_id"]
     assert hc["contact_id"] not in (ws.hard_cases["shared_email"]["user_id"], ws.hard_cases["shared_email"]["lead_id"])
 
@@ -127,14 +135,16 @@ def test_hard_case_contacts_have_activity(ws: WorkspaceData) -> None:
               *hc["non_ascii_contact_ids"]]
     in_convs = {c["id"] for conv in ws.conversations for c in conv["contacts"]["contacts"]}
     with_events = {e["intercom_user_id"] for e in ws.events}
-    assert set(people) <= in_convs and set(people) <= with_events
+    assert set(people) <= in_convs
+    assert set(people) <= with_events
     in_tickets = {c["id"] for t in ws.tickets for c in t["contacts"]["contacts"]}
     assert {hc["shared_email"]["user_id"], hc["shared_email"]["lead_id"]} <= in_tickets
 
 
 def test_segments_follow_their_rules(ws: WorkspaceData) -> None:
     members = set(ws.contact_segments)
-    assert members and {sid for _, sid in members} <= {s["id"] for s in ws.segments}
+    assert members
+    assert {sid for _, sid in members} <= {s["id"] for s in ws.segments}
     eu = frozenset({"Germany", "France", "Spain", "Italy", "Poland", "Netherlands", "Denmark", "Sweden", "Ireland"})
     for seg in ws.segments:
         for c in ws.contacts:
@@ -154,7 +164,9 @@ def test_hard_cases_planted_in_small_workspace() -> None:
 # ------------------------------------------------------------------ relations and shapes
 
 def test_contact_summaries_match_relations(ws: WorkspaceData) -> None:
-    tags, companies, notes = Counter(), Counter(), Counter()
+    tags: Counter[str] = Counter()
+    companies: Counter[str] = Counter()
+    notes: Counter[str] = Counter()
     for cid, _ in ws.contact_tags:
         tags[cid] += 1
     for cid, _ in ws.contact_companies:
@@ -165,9 +177,11 @@ def test_contact_summaries_match_relations(ws: WorkspaceData) -> None:
     for c in ws.contacts:
         for key, counts in (("tags", tags), ("companies", companies), ("notes", notes)):
             s = c[key]
-            assert s["type"] == "list" and s["url"] == f"/contacts/{c['id']}/{key}"
+            assert s["type"] == "list"
+            assert s["url"] == f"/contacts/{c['id']}/{key}"
             assert s["total_count"] == counts[c["id"]]
-            assert len(s["data"]) == min(10, counts[c["id"]]) and s["has_more"] == (counts[c["id"]] > 10)
+            assert len(s["data"]) == min(10, counts[c["id"]])
+            assert s["has_more"] == (counts[c["id"]] > 10)
             for item in s["data"]:
                 assert item["url"] == f"/{key}/{item['id']}"
     assert {co for _, co in ws.contact_companies} <= company_ids
@@ -186,7 +200,8 @@ def test_ids_and_types(ws: WorkspaceData) -> None:
     assert all(c["workspace_id"] == ws.app["id_code"] for c in ws.contacts)
     assert ws.me["app"]["id_code"] == ws.app["id_code"]
     for c in ws.contacts:
-        assert isinstance(c["created_at"], int) and isinstance(c["updated_at"], int)
+        assert isinstance(c["created_at"], int)
+        assert isinstance(c["updated_at"], int)
         assert c["created_at"] <= c["updated_at"] <= NOW
         assert c["location"]["type"] == "location"
 
@@ -211,7 +226,8 @@ def test_conversations_consistent(ws: WorkspaceData) -> None:
 def test_tickets_and_events(ws: WorkspaceData) -> None:
     contact_ids = {c["id"] for c in ws.contacts}
     for t in ws.tickets:
-        assert t["ticket_attributes"]["_default_title_"] and t["contacts"]["contacts"][0]["id"] in contact_ids
+        assert t["ticket_attributes"]["_default_title_"]
+        assert t["contacts"]["contacts"][0]["id"] in contact_ids
         assert t["ticket_parts"]["total_count"] == len(t["ticket_parts"]["ticket_parts"])
     for e in ws.events:
         assert e["intercom_user_id"] in contact_ids
@@ -241,7 +257,8 @@ def _matches(data_type: str, value: object) -> bool:
 
 def test_payment_cards_are_luhn_valid(ws: WorkspaceData) -> None:
     cards = [c["custom_attributes"]["payment_card"] for c in ws.contacts if "payment_card" in c["custom_attributes"]]
-    assert cards and all(luhn_valid(card) for card in cards)
+    assert cards
+    assert all(luhn_valid(card) for card in cards)
     assert not luhn_valid("4111 1111 1111 1112")
 
 
@@ -269,8 +286,10 @@ def test_day_boundary_and_same_second_timestamps() -> None:
     assert all(by_id[cid]["updated_at"] == same["updated_at"] for cid in same["contact_ids"])
     convs = {c["id"]: c for c in data.conversations}
     cos = {c["id"]: c for c in data.companies}
-    assert same["conversation_ids"] and all(convs[i]["updated_at"] == same["updated_at"] for i in same["conversation_ids"])
-    assert same["company_ids"] and all(cos[i]["updated_at"] == same["updated_at"] for i in same["company_ids"])
+    assert same["conversation_ids"]
+    assert all(convs[i]["updated_at"] == same["updated_at"] for i in same["conversation_ids"])
+    assert same["company_ids"]
+    assert all(cos[i]["updated_at"] == same["updated_at"] for i in same["company_ids"])
     local = datetime.fromtimestamp(cos[db["company_midnight_updated"]]["updated_at"], ZoneInfo(tz))
     assert (local.hour, local.minute, local.second) == (0, 0, 0)
     local = datetime.fromtimestamp(cos[db["company_end_of_day_updated"]]["updated_at"], ZoneInfo(tz))
@@ -306,10 +325,13 @@ def test_ground_truth_covers_every_emitted_path(ws: WorkspaceData) -> None:
 
 def test_ground_truth_categories(ws: WorkspaceData) -> None:
     gt = ws.ground_truth
-    assert gt["contacts"]["email"] == "email" and gt["contacts"]["custom_attributes.payment_card"] == "payment_card"
+    assert gt["contacts"]["email"] == "email"
+    assert gt["contacts"]["custom_attributes.payment_card"] == "payment_card"
     assert gt["contacts"]["custom_attributes.date_of_birth"] == "date_of_birth"
-    assert gt["contacts"]["custom_attributes.seats"] is None and gt["contacts"]["created_at"] is None
-    assert gt["notes"]["body"] == "free_text_pii" and gt["conversation_parts"]["author.email"] == "email"
+    assert gt["contacts"]["custom_attributes.seats"] is None
+    assert gt["contacts"]["created_at"] is None
+    assert gt["notes"]["body"] == "free_text_pii"
+    assert gt["conversation_parts"]["author.email"] == "email"
     assert gt["contacts"]["social_profiles.data[].url"] == "url_or_handle"
     used = {cat for table in gt.values() for cat in table.values() if cat}
     assert used == set(PII_CATEGORIES)

@@ -28,14 +28,16 @@ def test_note_by_id_and_gone_with_its_contact(api, emulator):
     assert api.get("/notes/424242424").status_code == 404
     api.delete(f"/contacts/{note['contact']['id']}")
     resp = api.get(f"/notes/{note['id']}")
-    assert resp.status_code == 404 and resp.json()["errors"][0]["message"] == "Resource Not Found"
+    assert resp.status_code == 404
+    assert resp.json()["errors"][0]["message"] == "Resource Not Found"
 
 
 def test_data_attributes_by_model_and_archived(api, emulator):
     everything = emulator.backend.workspace.attributes
     for model in ("contact", "company", "conversation"):
         body = api.get("/data_attributes", params={"model": model}).json()
-        assert body["type"] == "list" and body["data"]
+        assert body["type"] == "list"
+        assert body["data"]
         assert {a["model"] for a in body["data"]} == {model}
         assert not any(a.get("archived") for a in body["data"])
         with_archived = api.get("/data_attributes", params={"model": model, "include_archived": "true"}).json()
@@ -61,8 +63,10 @@ def test_added_attribute_is_listed_and_searchable(api, emulator):
 def test_articles_page_numbers(api, emulator):
     total = len(emulator.backend.content.articles.coll)
     first = api.get("/articles").json()
-    assert first["type"] == "list" and list(first) == ["type", "pages", "total_count", "data"]
-    assert first["pages"]["per_page"] == 25 and first["total_count"] == total
+    assert first["type"] == "list"
+    assert list(first) == ["type", "pages", "total_count", "data"]
+    assert first["pages"]["per_page"] == 25
+    assert first["total_count"] == total
     collected, page = [], 1
     while True:
         body = api.get("/articles", params={"page": page, "per_page": 5}).json()
@@ -70,7 +74,8 @@ def test_articles_page_numbers(api, emulator):
             break
         collected += body["data"]
         page += 1
-    assert len(collected) == total and page - 1 == body["pages"]["total_pages"]
+    assert len(collected) == total
+    assert page - 1 == body["pages"]["total_pages"]
     stamps = [a["updated_at"] for a in collected]
     assert stamps == sorted(stamps, reverse=True)
 
@@ -78,8 +83,10 @@ def test_articles_page_numbers(api, emulator):
 @pytest.mark.parametrize("path", ["/news/news_items", "/news/newsfeeds"])
 def test_news_lists(api, path):
     body = api.get(path).json()
-    assert body["type"] == "list" and list(body) == ["type", "pages", "data", "total_count"]
-    assert body["pages"]["page"] == 1 and body["pages"]["per_page"] == 10
+    assert body["type"] == "list"
+    assert list(body) == ["type", "pages", "data", "total_count"]
+    assert body["pages"]["page"] == 1
+    assert body["pages"]["per_page"] == 10
     assert len(body["data"]) == min(10, body["total_count"])
 
 
@@ -93,11 +100,13 @@ def test_events_require_type_user_and_exactly_one_identifier(api, emulator):
     assert api.get("/events", params={"intercom_user_id": uid}).status_code == 400
     assert api.get("/events", params={"type": "user"}).status_code == 400
     both = api.get("/events", params={"type": "user", "intercom_user_id": uid, "email": "a@b.c"})
-    assert both.status_code == 400 and error_code(both) == "parameter_invalid"
+    assert both.status_code == 400
+    assert error_code(both) == "parameter_invalid"
     bad = api.get("/events", params={"type": "user", "intercom_user_id": uid, "before": "yesterday"})
     assert bad.status_code == 400
     unknown = api.get("/events", params={"type": "user", "email": "nobody@nowhere.invalid"})
-    assert unknown.status_code == 404 and unknown.json()["errors"][0]["message"] == "User Not Found"
+    assert unknown.status_code == 404
+    assert unknown.json()["errors"][0]["message"] == "User Not Found"
 
 
 def test_events_paginate_by_next_url(api, emulator):
@@ -113,7 +122,8 @@ def test_events_paginate_by_next_url(api, emulator):
         url = body["pages"].get("next")
         if not url:
             break
-        assert url.startswith("http://intercom.test/events?") and "before" in parse_qs(urlsplit(url).query)
+        assert url.startswith("http://intercom.test/events?")
+        assert "before" in parse_qs(urlsplit(url).query)
     assert len(events) == len(expected)
     stamps = [e["created_at"] for e in events]
     assert stamps == sorted(stamps, reverse=True)
@@ -124,7 +134,8 @@ def test_events_paginate_by_next_url(api, emulator):
 def test_events_summary(api, emulator):
     uid = busiest_user(emulator)
     body = api.get("/events", params={"type": "user", "intercom_user_id": uid, "summary": "true"}).json()
-    assert body["type"] == "event.summary" and body["intercom_user_id"] == uid
+    assert body["type"] == "event.summary"
+    assert body["intercom_user_id"] == uid
     total = sum(e["count"] for e in body["events"])
     assert total == sum(1 for e in emulator.backend.events.records if e["intercom_user_id"] == uid)
     assert all(e["first"].endswith("+00:00") for e in body["events"])
@@ -139,28 +150,36 @@ def test_events_of_deleted_contact_are_gone(api, emulator):
 
 def test_workspace_endpoints(api, emulator):
     me = api.get("/me").json()
-    assert me["type"] == "admin" and me["app"]["id_code"] == emulator.app_id
+    assert me["type"] == "admin"
+    assert me["app"]["id_code"] == emulator.app_id
     admins = api.get("/admins").json()
-    assert admins["type"] == "admin.list" and all("avatar" not in a for a in admins["admins"])
+    assert admins["type"] == "admin.list"
+    assert all("avatar" not in a for a in admins["admins"])
     assert all("avatar" in a for a in api.get("/admins", params={"display_avatar": "true"}).json()["admins"])
     tags = api.get("/tags").json()
-    assert tags["type"] == "list" and len(tags["data"]) == len(emulator.backend.workspace.tags)
+    assert tags["type"] == "list"
+    assert len(tags["data"]) == len(emulator.backend.workspace.tags)
     segments = api.get("/segments").json()
-    assert segments["type"] == "segment.list" and all("count" not in s for s in segments["segments"])
+    assert segments["type"] == "segment.list"
+    assert all("count" not in s for s in segments["segments"])
     counted = api.get("/segments", params={"include_count": "true"}).json()["segments"]
     assert all(isinstance(s["count"], int) for s in counted)
     teams = api.get("/teams").json()
-    assert teams["type"] == "team.list" and len(teams["teams"]) == len(emulator.backend.workspace.teams)
+    assert teams["type"] == "team.list"
+    assert len(teams["teams"]) == len(emulator.backend.workspace.teams)
 
 
 def test_counts_legacy_shapes(api, emulator):
     truth = emulator.backend.counts_truth()
     body = api.get("/counts").json()
     assert body["type"] == "count.hash"
-    assert body["user"]["count"] == truth["users"] and body["lead"]["count"] == truth["leads"]
-    assert body["company"]["count"] == truth["companies"] and body["tag"]["count"] == truth["tags"]
+    assert body["user"]["count"] == truth["users"]
+    assert body["lead"]["count"] == truth["leads"]
+    assert body["company"]["count"] == truth["companies"]
+    assert body["tag"]["count"] == truth["tags"]
     conv = api.get("/counts", params={"type": "conversation"}).json()
-    assert conv["type"] == "count" and set(conv["conversation"]) == {"open", "closed", "unassigned", "assigned"}
+    assert conv["type"] == "count"
+    assert set(conv["conversation"]) == {"open", "closed", "unassigned", "assigned"}
     admin = api.get("/counts", params={"type": "conversation", "count": "admin"}).json()
     assert {"id", "name", "open", "closed"} <= set(admin["conversation"]["admin"][0])
     user_tags = api.get("/counts", params={"type": "user", "count": "tag"}).json()["user"]["tag"]
@@ -176,5 +195,6 @@ def test_counts_truth_tracks_deletes(api, emulator):
     api.delete(f"/contacts/{victim['id']}")
     after = emulator.backend.counts_truth()
     key = "users" if victim["role"] == "user" else "leads"
-    assert after[key] == before[key] - 1 and after["deleted_contacts"] == 1
+    assert after[key] == before[key] - 1
+    assert after["deleted_contacts"] == 1
     assert api.get("/counts").json()[victim["role"] if victim["role"] == "user" else "lead"]["count"] == after[key]

@@ -40,7 +40,8 @@ def test_bad_credentials_get_401_unauthorized_without_rate_limit_headers(emulato
 
 def test_accept_without_json_gets_406(emulator):
     response = client(emulator).get("/me", headers={"Accept": "text/html"})
-    assert response.status_code == 406 and error_code(response)
+    assert response.status_code == 406
+    assert error_code(response)
 
 
 def test_missing_scope_gets_401_token_unauthorized_and_changes_nothing(emulator_factory):
@@ -95,7 +96,8 @@ def test_version_reaches_the_handler_per_request(emulator_factory):
 def test_unsupported_method_on_known_path_and_unknown_path_are_404(emulator):
     http = client(emulator)
     for response in (http.post("/me"), http.put("/contacts"), http.get("/no/such/path")):
-        assert response.status_code == 404 and error_code(response) == "not_found"
+        assert response.status_code == 404
+        assert error_code(response) == "not_found"
     assert emulator.calls("POST", "/me", 404) == 1
     assert emulator.calls("GET", "<unmatched>", 404) == 1
 
@@ -128,16 +130,19 @@ def test_rate_limit_window_with_injected_clock(emulator_factory):
     assert refused.headers["x-ratelimit-reset"] == "1700000010"
     clock.now = 1_700_000_010.0  # the next window
     fresh = http.get("/me")
-    assert fresh.status_code == 200 and fresh.headers["x-ratelimit-remaining"] == "9"
+    assert fresh.status_code == 200
+    assert fresh.headers["x-ratelimit-remaining"] == "9"
     assert fresh.headers["x-ratelimit-reset"] == "1700000020"
-    assert emu.calls(status=429) == 1 and emu.calls("GET", "/me", 200) == 11
+    assert emu.calls(status=429) == 1
+    assert emu.calls("GET", "/me", 200) == 11
 
 
 def test_admin_clock_and_rate_limit_endpoints(emulator_factory):
     clock = FakeClock(1_700_000_000.0)
     emu = emulator_factory(rate_limit_per_minute=6, clock=clock)  # 1 call per 10 s
     http = client(emu)
-    assert http.get("/me").status_code == 200 and http.get("/me").status_code == 429
+    assert http.get("/me").status_code == 200
+    assert http.get("/me").status_code == 429
     assert http.post("/_emulator/clock", json={"advance": 10}).json()["now"] == 1_700_000_010.0
     assert http.get("/me").status_code == 200
     assert http.post("/_emulator/rate_limit", json={"per_minute": 600}).json()["limit"] == 100
@@ -163,7 +168,9 @@ def test_server_errors_are_intercom_bodies_and_deterministic(emulator_factory):
 
     first = statuses()
     assert first == statuses()
-    assert set(first) - {200} and 200 in first and set(first) <= {200, 500, 502, 503}
+    assert set(first) - {200}
+    assert 200 in first
+    assert set(first) <= {200, 500, 502, 503}
 
 
 def test_latency_and_jitter_use_the_injected_sleep(emulator_factory):
@@ -172,7 +179,8 @@ def test_latency_and_jitter_use_the_injected_sleep(emulator_factory):
     http = client(emu)
     for _ in range(5):
         assert http.get("/me").status_code == 200
-    assert len(clock.slept) == 5 and all(0.2 <= s <= 0.3 for s in clock.slept)
+    assert len(clock.slept) == 5
+    assert all(0.2 <= s <= 0.3 for s in clock.slept)
     assert len(set(clock.slept)) > 1  # jitter varies
 
 
@@ -181,7 +189,8 @@ def test_burst429_then_normal_service(emulator_factory):
     http = client(emu)
     codes = [http.get("/me") for _ in range(4)]
     assert [r.status_code for r in codes] == [429, 429, 429, 200]
-    assert error_code(codes[0]) == "rate_limit_exceeded" and codes[0].headers["x-ratelimit-remaining"] == "0"
+    assert error_code(codes[0]) == "rate_limit_exceeded"
+    assert codes[0].headers["x-ratelimit-remaining"] == "0"
     assert emu.stats()["faults"]["burst429"] == 3
 
 
@@ -197,7 +206,8 @@ def test_slow_body_arrives_whole_in_chunks(emulator_factory):
     emu = emulator_factory(slow_body_ms=50, clock=clock, sleep=clock.sleep)
     plain = client(emulator_factory()).get("/admins").json()
     response = client(emu).get("/admins")
-    assert response.status_code == 200 and response.json() == plain
+    assert response.status_code == 200
+    assert response.json() == plain
     assert clock.slept == [0.05, 0.05, 0.05]
 
 
@@ -206,7 +216,8 @@ def test_faults_change_at_run_time_and_bad_changes_are_refused(emulator):
     assert http.post("/_emulator/faults", json={"error_rate": 1.0}).status_code == 200
     assert http.get("/me").status_code >= 500
     bad = http.post("/_emulator/faults", json={"error_rate": 0.0, "drop_rate": 2})
-    assert bad.status_code == 400 and "drop_rate" in bad.json()["errors"][0]["message"]
+    assert bad.status_code == 400
+    assert "drop_rate" in bad.json()["errors"][0]["message"]
     assert http.get("/_emulator/faults").json()["settings"]["error_rate"] == 1.0  # nothing changed
     assert http.post("/_emulator/faults", json={"nonsense": 1}).status_code == 400
     http.post("/_emulator/faults", json={"error_rate": 0})
@@ -218,7 +229,8 @@ def test_revoked_token_gets_token_revoked(emulator):
     assert http.get("/me").status_code == 200
     assert http.post("/_emulator/revoke", json={"token": "emulator-token"}).status_code == 200
     response = http.get("/me")
-    assert response.status_code == 401 and error_code(response) == "token_revoked"
+    assert response.status_code == 401
+    assert error_code(response) == "token_revoked"
     assert http.post("/_emulator/revoke", json={"token": "unknown"}).status_code == 404
     http.post("/_emulator/reset")
     assert http.get("/me").status_code == 200
@@ -255,4 +267,5 @@ def test_in_process_transport_is_safe_from_many_threads(emulator):
     http = client(emulator)
     with ThreadPoolExecutor(max_workers=8) as pool:
         codes = list(pool.map(lambda _: http.get("/contacts", params={"per_page": 5}).status_code, range(40)))
-    assert codes == [200] * 40 and emulator.calls("GET", "/contacts", 200) == 40
+    assert codes == [200] * 40
+    assert emulator.calls("GET", "/contacts", 200) == 40

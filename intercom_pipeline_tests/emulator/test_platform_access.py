@@ -33,7 +33,8 @@ def test_state_file_survives_restart(emulator_factory, tmp_path):
     restarted = emulator_factory(state_file=state)
     again = client(restarted)
     assert again.get(f"/contacts/{gone}").status_code == 404
-    assert restarted.backend.contacts.is_deleted(gone) and not restarted.backend.contacts.is_deleted(archived)
+    assert restarted.backend.contacts.is_deleted(gone)
+    assert not restarted.backend.contacts.is_deleted(archived)
     assert restarted.backend.contacts.is_archived(archived)
     assert again.get(f"/contacts/{contacts[2]['id']}").status_code == 200
     with pytest.raises(ValueError, match="seed"):
@@ -49,7 +50,9 @@ def _authorize(http: httpx.Client, state: str = "xyz") -> str:
     assert response.status_code == 302
     location = urlsplit(response.headers["location"])
     query = parse_qs(location.query)
-    assert location.netloc == "app.example" and query["state"] == [state] and query["keep"] == ["1"]
+    assert location.netloc == "app.example"
+    assert query["state"] == [state]
+    assert query["keep"] == ["1"]
     return query["code"][0]
 
 
@@ -58,8 +61,10 @@ def test_oauth_code_exchange_gives_a_non_expiring_token(emulator):
     code = _authorize(http)
     secret = {"client_id": "emulator-client", "client_secret": "emulator-secret"}
     body = http.post("/auth/eagle/token", data={"code": code, **secret}).json()
-    assert body["token"] == body["access_token"] and body["token_type"] == "Bearer"
-    assert "refresh_token" not in body and "expires_in" not in body
+    assert body["token"] == body["access_token"]
+    assert body["token_type"] == "Bearer"
+    assert "refresh_token" not in body
+    assert "expires_in" not in body
     assert http.get("/contacts", headers={**JSON, "Authorization": f"Bearer {body['token']}"}).status_code == 200
     assert http.post("/auth/eagle/token", data={"code": code, **secret}).status_code == 400  # single use
     json_code = _authorize(http)
@@ -77,12 +82,14 @@ def test_oauth_expiring_tokens_refresh(emulator_factory):
     http = httpx.Client(transport=emu.transport(), base_url="http://i.test")
     secret = {"client_id": "emulator-client", "client_secret": "emulator-secret"}
     first = http.post("/auth/eagle/token", data={"code": _authorize(http), **secret}).json()
-    assert first["expires_in"] == 600 and first["refresh_token"]
+    assert first["expires_in"] == 600
+    assert first["refresh_token"]
     auth = {**JSON, "Authorization": f"Bearer {first['access_token']}"}
     assert http.get("/me", headers=auth).status_code == 200
     clock.now += 601
     expired = http.get("/me", headers=auth)
-    assert expired.status_code == 401 and error_code(expired) == "token_expired"
+    assert expired.status_code == 401
+    assert error_code(expired) == "token_expired"
     refresh = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], **secret}
     second = http.post("/auth/eagle/token", data=refresh).json()
     assert second["access_token"] != first["access_token"]
@@ -103,10 +110,12 @@ def test_served_over_a_real_socket(emulator_factory):
         assert http.get("/contacts", headers={"Authorization": "Bearer nope"}).status_code == 401
         assert http.get("/me").status_code == 200
         limited = http.get("/me")
-        assert limited.status_code == 429 and limited.headers["x-ratelimit-remaining"] == "0"
+        assert limited.status_code == 429
+        assert limited.headers["x-ratelimit-remaining"] == "0"
         http.post("/_emulator/rate_limit", json={"per_minute": 6000})
         http.post("/_emulator/faults", json={"slow_body_ms": 20})
-        assert http.get("/admins").status_code == 200 and clock.slept == [0.02] * 3
+        assert http.get("/admins").status_code == 200
+        assert clock.slept == [0.02] * 3
         http.post("/_emulator/faults", json={"slow_body_ms": 0, "drop_rate": 1.0})
         with pytest.raises(httpx.RemoteProtocolError):
             httpx.get(f"{base_url}/me", headers={**JSON, "Authorization": "Bearer emulator-token"})
@@ -118,7 +127,8 @@ def test_served_over_a_real_socket(emulator_factory):
 def test_live_emulator_fixture_resets(live_emulator):
     http = httpx.Client(base_url=live_emulator.base_url, headers={**JSON, "Authorization": f"Bearer {live_emulator.token}"})
     live_emulator.set_rate_limit(6)  # one call per window
-    assert http.get("/me").status_code == 200 and http.get("/me").status_code == 429
+    assert http.get("/me").status_code == 200
+    assert http.get("/me").status_code == 429
     live_emulator.set_faults(error_rate=1.0)
     live_emulator.reset()  # the configured budget and no faults again
     assert live_emulator.stats()["total"] == 0
@@ -140,7 +150,10 @@ def test_cli_arguments_make_the_config():
                               "--rate-limit", "600", "--latency-ms", "5", "--oauth-expiring", "--version-default", "2.10"])
     config = config_from_args(args)
     assert config.token_scopes() == {"T": ALL_SCOPES, "R": frozenset({"read_users_companies", "read_events"})}
-    assert config.window_budget == 100 and config.latency_ms == 5 and config.oauth_expiring and config.version == "2.10"
+    assert config.window_budget == 100
+    assert config.latency_ms == 5
+    assert config.oauth_expiring
+    assert config.version == "2.10"
     with pytest.raises(SystemExit):
         parser.parse_args(["emulator", "--token-scopes", "R=read_everything"])
 
@@ -160,11 +173,48 @@ def test_cli_serves_until_interrupted(tmp_path):
         base_url = re.search(r"Base URL: (http://\S+)", "".join(lines)).group(1)
         assert any("Token 'N': read_news" in line for line in lines)
         me = httpx.get(f"{base_url}/me", headers={**JSON, "Authorization": "Bearer T"}, timeout=30)
-        assert me.status_code == 200 and me.headers["x-ratelimit-limit"] == "166"
+        assert me.status_code == 200
+        assert me.headers["x-ratelimit-limit"] == "166"
         assert httpx.get(f"{base_url}/contacts", headers={**JSON, "Authorization": "Bearer N"}, timeout=30).status_code == 401
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) in (0, 130)
+
+
+# Runs the CLI with a stdout that, the moment the "Base URL:" line is written (before the command
+# can do anything else), connects to that address: so the check does not depend on timing.
+_PROBE = """
+import os, re, socket, sys
+from intercom_pipeline.cli.main import main
+
+class Probe:
+    def write(self, text):
+        found = re.search(r"Base URL: http://([0-9.]+):([0-9]+)", text)
+        if found:
+            try:
+                socket.create_connection((found[1], int(found[2])), timeout=10).close()
+                sys.__stderr__.write("probe: accepted\\n")
+            except OSError as exc:
+                sys.__stderr__.write(f"probe: {exc}\\n")
+            sys.__stderr__.flush()
+            os._exit(0)
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+sys.stdout = Probe()
+main(["emulator", "--port", "0", "--contacts", "40"])
+"""
+
+
+def test_ready_line_comes_only_once_the_server_accepts_connections():
+    # Scripts (bench/fake_server.py among them) start their client on the "Base URL:" line.
+    done = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=120)
+    assert "probe: accepted" in done.stderr, done.stderr[-2000:]
 
 
 def test_admin_attributes_add_a_data_attribute_that_persists(emulator_factory, tmp_path):

@@ -121,7 +121,8 @@ def test_unsupported_operators_on_dates_are_400(api, op):
     resp = search(api, f("created_at", op, value))
     assert resp.status_code == 400
     err = resp.json()
-    assert err["type"] == "error.list" and err["errors"][0]["code"] == "parameter_invalid"
+    assert err["type"] == "error.list"
+    assert err["errors"][0]["code"] == "parameter_invalid"
     assert search(api, f("custom_attributes.renewal", op, value)).status_code == 400
 
 
@@ -160,7 +161,8 @@ def test_string_operators_and_case_insensitive_email():
         assert ids(search(api, f("email", "~", "+news"))) == {"plus"}
         assert ids(search(api, f("email", "$", "example.com"), pagination={"per_page": 150})) >= {"plus", "upper"}
         not_contains = ids(search(api, f("email", "!~", "mixed"), pagination={"per_page": 150}))
-        assert not not_contains & {"upper", "lower", "plus"} and len(not_contains) == 30
+        assert not not_contains & {"upper", "lower", "plus"}
+        assert len(not_contains) == 30
 
 
 def test_and_or_groups_and_in_nin(api):
@@ -170,7 +172,8 @@ def test_and_or_groups_and_in_nin(api):
     assert ids(search(api, q)) == {"c0001"}
     assert ids(search(api, f("id", "IN", ["c0003", "c0004", "nope"]))) == {"c0003", "c0004"}
     nin = ids(search(api, f("id", "NIN", ["c0003"]), pagination={"per_page": 150}))
-    assert "c0003" not in nin and len(nin) == 33
+    assert "c0003" not in nin
+    assert len(nin) == 33
 
 
 def test_nesting_limit_two_levels(api):
@@ -179,14 +182,16 @@ def test_nesting_limit_two_levels(api):
     assert search(api, two).status_code == 200
     three = {"operator": "AND", "value": [{"operator": "OR", "value": [{"operator": "AND", "value": [leaf]}]}]}
     resp = search(api, three)
-    assert resp.status_code == 400 and "nested" in resp.json()["errors"][0]["message"]
+    assert resp.status_code == 400
+    assert "nested" in resp.json()["errors"][0]["message"]
 
 
 def test_at_most_15_filters_per_group(api):
     leaf = f("role", "=", "user")
     assert search(api, {"operator": "OR", "value": [leaf] * 15}).status_code == 200
     resp = search(api, {"operator": "OR", "value": [leaf] * 16})
-    assert resp.status_code == 400 and "15" in resp.json()["errors"][0]["message"]
+    assert resp.status_code == 400
+    assert "15" in resp.json()["errors"][0]["message"]
 
 
 def test_bad_queries(api):
@@ -222,7 +227,8 @@ def test_sort_ascending_descending_and_invalid(api):
     desc = search(api, f("role", "=", "user"), sort={"field": "updated_at", "order": "descending"}, **body).json()
     assert [c["updated_at"] for c in desc["data"]] == sorted(stamps, reverse=True)
     resp = search(api, f("role", "=", "user"), sort={"field": "updated_at", "order": "desc"})
-    assert resp.status_code == 400 and resp.json()["errors"][0]["code"] == "invalid_sort_order"
+    assert resp.status_code == 400
+    assert resp.json()["errors"][0]["code"] == "invalid_sort_order"
 
 
 def test_sort_by_string_field(api):
@@ -234,13 +240,16 @@ def test_sort_by_string_field(api):
 
 def test_pagination_in_body_and_clamp(api):
     body = search(api, f("role", "=", "user"), pagination={"per_page": 1000}).json()
-    assert body["pages"]["per_page"] == 150 and len(body["data"]) == 34
+    assert body["pages"]["per_page"] == 150
+    assert len(body["data"]) == 34
     assert search(api, f("role", "=", "user"), pagination={"per_page": 0}).status_code == 400
     first = search(api, f("role", "=", "user"), pagination={"per_page": 17}).json()
-    assert first["pages"]["total_pages"] == 2 and first["pages"]["next"]["page"] == 2
+    assert first["pages"]["total_pages"] == 2
+    assert first["pages"]["next"]["page"] == 2
     cursor = first["pages"]["next"]["starting_after"]
     second = search(api, f("role", "=", "user"), pagination={"per_page": 17, "starting_after": cursor}).json()
-    assert "next" not in second["pages"] and len(second["data"]) == 17  # 34 = 2 x 17: no empty 3rd page
+    assert "next" not in second["pages"]
+    assert len(second["data"]) == 17  # 34 = 2 x 17: no empty 3rd page
     assert {c["id"] for c in first["data"]}.isdisjoint({c["id"] for c in second["data"]})
 
 
@@ -252,10 +261,12 @@ def test_unsorted_search_has_a_stable_order(api):
 
 def test_conversation_and_ticket_search_validate_fields(emulator_api):
     resp = emulator_api.post("/conversations/search", json={"query": f("created_at", ">=", 0)})
-    assert resp.status_code == 200 and resp.json()["type"] == "conversation.list"
+    assert resp.status_code == 200
+    assert resp.json()["type"] == "conversation.list"
     assert emulator_api.post("/conversations/search", json={"query": f("nope", "=", 1)}).status_code == 400
     resp = emulator_api.post("/tickets/search", json={"query": f("created_at", "<=", 2**31)})
-    assert resp.status_code == 200 and resp.json()["type"] == "ticket.list"
+    assert resp.status_code == 200
+    assert resp.json()["type"] == "ticket.list"
     assert resp.json()["total_count"] > 0
 
 

@@ -4,6 +4,7 @@ new custom attributes, complete conversation parts, the contact graph, and erasu
 from __future__ import annotations
 
 import duckdb
+import pandas as pd
 import pyarrow.parquet as pq
 
 from intercom_pipeline.exports import graph, runs, warehouse
@@ -42,17 +43,19 @@ def test_full_load_is_exact_for_contacts_conversations_and_tickets(emulator, cli
         [outcome] = runs.export_incremental(client, stream, data_root, early(emulator), end, now)
         got = exported_versions(data_root, stream, emulator.app_id)
         assert got == _fake.versions(truth(emulator)), stream
-        assert outcome.rows == len(got) and outcome.check.passed
+        assert outcome.rows == len(got)
+        assert outcome.check.passed
     convs, parts = runs.export_incremental(client, "conversations", data_root, early(emulator), end, now)
     assert exported_versions(data_root, "conversations", emulator.app_id) == _fake.versions(_fake.conversations(emulator))
-    assert convs.check.passed and parts.check.passed
+    assert convs.check.passed
+    assert parts.check.passed
     exported_parts = {(r["conversation_id"], r["id"]) for r in rows(data_root, "conversation_parts", emulator.app_id)}
     expected_parts = {(c["id"], p["id"]) for c in _fake.conversations(emulator)
                       for p in c["conversation_parts"]["conversation_parts"]}
     assert exported_parts == expected_parts
     # The warehouse's current-state views agree (one row per conversation, its latest parts).
     warehouse.build(data_root, warehouse_modes())
-    db = duckdb.connect(str(data_root / "warehouse.duckdb"), read_only=True)
+    db = warehouse.connect(data_root)
     assert db.execute("SELECT count(*) FROM conversation_parts").fetchone() == (len(expected_parts),)
     assert db.execute("SELECT count(*), count(DISTINCT id) FROM contacts").fetchone() == (len(_fake.contacts(emulator)),) * 2
 
@@ -71,8 +74,10 @@ def test_day_boundaries_and_daily_runs_are_gap_and_duplicate_free(emulator, clie
     for r in rows(data_root, "contacts", emulator.app_id):
         by_day.setdefault(r["updated_date"], set()).add(r["id"])
     names = {ts: cid for cid, ts in zip(people, stamps, strict=True)}
-    assert names[day] in by_day[_date(day)] and names[day + DAY - 1] in by_day[_date(day)]
-    assert names[day + DAY] in by_day[_date(day + DAY)] and names[day - 1] in by_day[_date(day - DAY)]
+    assert names[day] in by_day[_date(day)]
+    assert names[day + DAY - 1] in by_day[_date(day)]
+    assert names[day + DAY] in by_day[_date(day + DAY)]
+    assert names[day - 1] in by_day[_date(day - DAY)]
     runs.export_incremental(client, "contacts", data_root, early(emulator), day - DAY, now)
     runs.export_incremental(client, "contacts", data_root, day + 2 * DAY, day_start(now) + DAY, now)
     got = [(r["id"], int(r["updated_at"].timestamp())) for r in rows(data_root, "contacts", emulator.app_id)]
@@ -107,10 +112,12 @@ def test_records_changed_during_a_run_are_caught_by_the_next_run(emulator, clien
     client.request = request_and_edit
     [first] = runs.export_incremental(client, "contacts", data_root, early(emulator), day_start(now) + DAY, now)
     client.request = original_request
-    assert fired and first.check.passed, first.check.detail
+    assert fired, first.check.detail
+    assert first.check.passed, first.check.detail
     # Edited contacts moved to the end of the sort order, so the cursor skipped others: the
     # shortfall against the server total triggered a second walk that recovered them.
-    assert first.metadata["recovered_by_rescan"] > 0 and "recovered" in first.check.detail
+    assert first.metadata["recovered_by_rescan"] > 0
+    assert "recovered" in first.check.detail
     # The next run (window frozen later) picks the edited contacts up; the current state is exact.
     later = now + 3600
     runs.export_incremental(client, "contacts", data_root, day_start(now), day_start(now) + DAY, later)
@@ -134,7 +141,8 @@ def test_a_record_lost_by_one_walk_is_recovered(emulator, client, data_root):
     lost = _fake.contacts(emulator)[5]["id"]
     _lossy(client, lost, walks=1)
     [outcome] = runs.export_incremental(client, "contacts", data_root, early(emulator), day_start(now) + DAY, now)
-    assert outcome.check.passed and outcome.metadata["recovered_by_rescan"] == 1
+    assert outcome.check.passed
+    assert outcome.metadata["recovered_by_rescan"] == 1
     assert lost in {r["id"] for r in rows(data_root, "contacts", emulator.app_id)}
 
 
@@ -145,7 +153,8 @@ def test_a_record_the_search_never_returns_fails_the_check(emulator, client, dat
     _lossy(client, lost, walks=99)
     [outcome] = runs.export_incremental(client, "contacts", data_root, early(emulator), today, now)
     assert not outcome.check.passed
-    assert outcome.check.missing_count == 1 and "never returned" in outcome.check.detail
+    assert outcome.check.missing_count == 1
+    assert "never returned" in outcome.check.detail
 
 
 def test_new_custom_attribute_adds_a_column_and_old_partitions_still_read(emulator, client, data_root):
@@ -162,9 +171,15 @@ def test_new_custom_attribute_adds_a_column_and_old_partitions_still_read(emulat
     frame = warehouse.read_stream(data_root, "contacts", emulator.app_id)
     teal = frame[frame["custom_favourite_colour"] == "teal"]
     assert set(teal["id"]) == {c["id"] for c in people}
-    old_file = next(f for f in dataset_files(data_root, "contacts", emulator.app_id) if "custom_favourite_colour"
-                    not in pq.read_schema(f).names)
-    assert pq.read_table(old_file).num_rows >= 0  # an earlier partition, untouched and readable
+    # Older files were given the new column (null), so every reader sees it on the plain folder.
+    assert all("custom_favourite_colour" in pq.read_schema(f).names
+               for f in dataset_files(data_root, "contacts", emulator.app_id))
+    assert outcome.metadata["files_given_new_columns"] > 0
+    plain = pd.read_parquet(data_root / "exports" / "contacts")
+    assert set(plain[plain["custom_favourite_colour"] == "teal"]["id"]) == {c["id"] for c in people}
+    assert len(plain) == len(frame)
+    folder = str(data_root / "exports" / "contacts" / "**" / "*.parquet")
+    assert "custom_favourite_colour" in duckdb.sql(f"SELECT * FROM read_parquet('{folder}') LIMIT 1").columns
 
 
 def test_contact_graph_is_exact_and_fetches_sub_resources_only_when_needed(emulator, client, data_root):
@@ -201,7 +216,8 @@ def test_erasure_removes_a_deleted_contacts_rows(emulator, client, data_root):
     graph.export_contact_graph(client, data_root, "2026-11-22", now, clock=emulator.clock)
     ws = emulator.app_id
     convs = {r["id"] for r in rows(data_root, "conversations", ws) if target in r["contact_ids"]}
-    assert convs and any(r["contact_id"] == target for r in rows(data_root, "notes", ws))
+    assert convs
+    assert any(r["contact_id"] == target for r in rows(data_root, "notes", ws))
     client.delete_contact(target)
     changed = erase_exports(data_root, ws, frozenset({target}))
     assert changed
@@ -222,8 +238,10 @@ def test_every_snapshot_stream_holds_all_the_fakes_records(emulator, client, dat
                 "data_attributes": len(emulator.backend.data.data_attributes)}
     for name, count in expected.items():
         outcome = runs.export_snapshot(client, name, data_root, "2026-11-22", now)
-        assert outcome.rows == count and outcome.check.passed, name
+        assert outcome.rows == count, name
+        assert outcome.check.passed, name
         assert outcome.metadata["duplicates_skipped"] == 0, name
     counts = runs.export_snapshot(client, "counts", data_root, "2026-11-22", now)
     by_name = {r["id"]: r["count"] for r in rows(data_root, "counts", emulator.app_id)}
-    assert counts.rows == len(by_name) and by_name["company.count"] == truth["companies"]
+    assert counts.rows == len(by_name)
+    assert by_name["company.count"] == truth["companies"]

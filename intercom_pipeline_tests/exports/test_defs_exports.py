@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
-import duckdb
 import pytest
 
 from intercom_pipeline.defs import exports as export_defs
@@ -34,12 +33,14 @@ def _resources(client, data_root):
 
 def test_definitions_load_with_pools_kinds_partitions_and_checks():
     specs = {k.to_user_string(): a for a in export_defs.ASSETS for k in a.keys}
-    assert len(specs) == 19  # 18 streams + warehouse
+    assert len(specs) == 20  # 19 streams (events included) + warehouse
     for name, assets_def in specs.items():
         if name == "warehouse":
             continue
         spec = assets_def.specs_by_key[dg.AssetKey(name)]
-        assert spec.group_name == "exports" and spec.kinds == {"intercom", "parquet"} and spec.description
+        assert spec.group_name == "exports"
+        assert spec.kinds == {"intercom", "parquet"}
+        assert spec.description
         assert assets_def.op.pool == "intercom_api"
         assert dg.AssetCheckKey(dg.AssetKey(name), f"{name}_complete") in assets_def.check_keys
     assert isinstance(specs["contacts"].partitions_def, dg.DailyPartitionsDefinition)
@@ -62,7 +63,8 @@ def test_backfill_of_a_date_range_runs_once_and_writes_each_day(emulator, client
     truth = {c["id"] for c in _fake.contacts(emulator) if lo <= c["updated_at"] < hi}
     assert truth
     frame = warehouse.read_stream(data_root, "contacts", emulator.app_id)
-    assert set(frame["id"]) == truth and len(frame) == len(truth)
+    assert set(frame["id"]) == truth
+    assert len(frame) == len(truth)
     days = {p.name for p in (data_root / "exports/contacts" / f"workspace={emulator.app_id}").iterdir()}
     assert {f"updated_date={(today - timedelta(days=d)).isoformat()}" for d in range(2, 7)} <= days
     mat = result.asset_materializations_for_node("export_contacts")[0]
@@ -87,7 +89,7 @@ def test_snapshots_graph_and_warehouse(emulator, client, data_root):
     assert all(c.passed for c in result.get_asset_check_evaluations())
     built = dg.materialize([_asset("warehouse")], resources={"data_root": DataRootResource(path=str(data_root))})
     assert built.success
-    db = duckdb.connect(str(data_root / "warehouse.duckdb"), read_only=True)
+    db = warehouse.connect(data_root)
     assert db.execute("SELECT count(*) FROM tags").fetchone() == (len(emulator.backend.workspace.tags),)
     assert db.execute("SELECT count(DISTINCT contact_id) FROM notes").fetchone()[0] > 0
 
@@ -119,7 +121,7 @@ def test_incremental_job_over_a_range_and_the_daily_schedule(emulator, client, d
     assert result.success
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
     assert checks == {"contacts_complete": True, "conversations_complete": True,
-                      "conversation_parts_complete": True, "tickets_complete": True}
+                      "conversation_parts_complete": True, "tickets_complete": True, "events_complete": True}
     at = datetime(today.year, today.month, today.day, 0, 15, tzinfo=UTC)
     [request] = export_defs.exports_incremental_daily.evaluate_tick(
         dg.build_schedule_context(scheduled_execution_time=at)).run_requests

@@ -23,7 +23,9 @@ REPO = Path(__file__).resolve().parents[2]
 def test_full_token_has_every_capability(client, emulator):
     report = client.check_connection()
     assert report.workspace_id == emulator.app_id
-    assert report.workspace_name and report.region and report.ok
+    assert report.workspace_name
+    assert report.region
+    assert report.ok
     assert report.missing_scopes == {}
     assert set(report.capabilities) == {"access", "deletion", "system_detection", "discovery", "exports"}
     assert all(report.scopes.values())
@@ -86,7 +88,8 @@ def test_connect_cli_then_check_connection_uses_the_stored_token(live_emulator, 
     assert proc.returncode == 0, err
     assert live_emulator.emulator.app_id in out
     stored = list((tmp_path / "oauth").glob("*.json"))
-    assert len(stored) == 1 and oct(stored[0].stat().st_mode & 0o777) == "0o600"
+    assert len(stored) == 1
+    assert oct(stored[0].stat().st_mode & 0o777) == "0o600"
     token = stored[0].read_text()
     assert "access_token" in token
 
@@ -101,7 +104,8 @@ def test_check_connection_without_token_starts_the_fake_and_says_so(monkeypatch,
     monkeypatch.setenv("INTERCOM_PIPELINE_DATA", str(tmp_path))
     assert cli.main(["check-connection"]) == 0
     out, err = capsys.readouterr()
-    assert "workspace id:" in out and "fake" in err.lower()
+    assert "workspace id:" in out
+    assert "fake" in err.lower()
 
 
 def test_resource_loads_without_token_and_checks_the_connection(live_emulator, monkeypatch, tmp_path):
@@ -120,7 +124,8 @@ def test_resource_loads_without_token_and_checks_the_connection(live_emulator, m
         [probe], resources={"intercom": resource_defs.resources["intercom"], "data_root": DataRootResource(path="x")}
     )
     out = result.output_for_node("probe")
-    assert out["ws"] == live_emulator.emulator.app_id and out["ok"]
+    assert out["ws"] == live_emulator.emulator.app_id
+    assert out["ok"]
     assert out["root"] == str(Path("x").resolve())
     assert (tmp_path / "ratelimit" / f"workspace={out['ws']}.sqlite").exists()
     assert DataRootResource().path() == tmp_path.resolve()

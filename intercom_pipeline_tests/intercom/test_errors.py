@@ -31,17 +31,21 @@ def test_not_found_is_typed_and_not_retried(client, emulator):
         client.get_contact("does-not-exist")
     err = info.value
     assert (err.status, err.code) == (404, "not_found")
-    assert err.message and err.request_id
+    assert err.message
+    assert err.request_id
     assert err.request_id in str(err)
     assert emulator.calls("GET", "/contacts/{contact_id}") == 1
-    assert client.stats.retries == 0 and client.stats.errors == 1
+    assert client.stats.retries == 0
+    assert client.stats.errors == 1
 
 
 def test_bad_request_is_not_retried(client, emulator):
     # Date fields reject >= on stable versions (intercom-api §4.1): a 400 from the fake.
     with pytest.raises(BadRequest) as info:
         list(client.search("contacts", q.where("updated_at", ">=", 1)))
-    assert info.value.status == 400 and info.value.code and info.value.request_id
+    assert info.value.status == 400
+    assert info.value.code
+    assert info.value.request_id
     assert emulator.calls("POST", "/contacts/search") == 1
 
 
@@ -77,10 +81,12 @@ def test_5xx_burst_is_retried_with_backoff_until_it_passes(client, emulator):
     emulator.faults.update({"error_rate": 1.0})
     with pytest.raises(ServerError) as info:
         client.get_contact("x")
-    assert isinstance(info.value, TransientError) and info.value.status in (500, 502, 503)
+    assert isinstance(info.value, TransientError)
+    assert info.value.status in (500, 502, 503)
     assert emulator.calls("GET", "/contacts/{contact_id}") == client.config.max_attempts
     waits = client.sleeper.waits[-(client.config.max_attempts - 1):]
-    assert waits == sorted(waits) and waits[0] > 0  # exponential (with jitter)
+    assert waits == sorted(waits)
+    assert waits[0] > 0  # exponential (with jitter)
 
     emulator.faults.update({"error_rate": 0.25})
     patient = make_client(emulator, max_attempts=8)
@@ -138,7 +144,8 @@ def test_delete_retried_after_a_lost_response_counts_as_already_deleted(client, 
     lose_first_delete.done = False
     lossy = make_client(emulator, transport=Wrapped(emulator.transport(), lose_first_delete))
     result = lossy.delete_contact(contact)
-    assert result.id == contact and result.already_deleted
+    assert result.id == contact
+    assert result.already_deleted
     assert result.earlier_attempt_unanswered  # the lost attempt is probably the one that deleted it
     assert emulator.calls("DELETE", "/contacts/{contact_id}", 200) == 1
     assert emulator.calls("DELETE", "/contacts/{contact_id}", 404) == 1
@@ -169,7 +176,8 @@ def test_slow_responses_time_out_and_are_retried_on_a_real_socket():
         )
         with pytest.raises(ConnectionFailed, match="timed out"):
             client.me()
-        assert client.stats.calls == 2 and client.stats.retries == 1
+        assert client.stats.calls == 2
+        assert client.stats.retries == 1
         emulator.faults.update({"latency_ms": 100})
         slow_ok = IntercomClient(ClientConfig(token="emulator-token", base_url=base_url, timeout=5))
         assert slow_ok.me()["app"]["id_code"] == emulator.app_id
@@ -216,3 +224,11 @@ def test_status_and_code_map_to_one_typed_error(status, code, expected):
     assert (err.status, err.code, err.request_id) == (status, code, "req-1")
     if status == 410:
         assert err.canonical_id == "abc123"
+
+
+def test_a_record_that_is_not_a_json_object_is_refused() -> None:
+    # A 200 whose body is valid JSON but not an object cannot be a contact: say so, not KeyError later.
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=[{"id": "1"}]))
+    client = IntercomClient(ClientConfig(token="t", base_url="http://intercom.test"), transport=transport)
+    with client, pytest.raises(InvalidResponse, match="expected a JSON object"):
+        client.get_contact("1")

@@ -40,7 +40,8 @@ def test_full_flow_through_the_loopback_callback(live_emulator, tmp_path):
     path = store.path_for(live_emulator.base_url)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    assert token.refresh_token is None and token.expires_at is None  # Intercom's usual answer
+    assert token.refresh_token is None
+    assert token.expires_at is None  # Intercom's usual answer
     provider = stored_provider(store, live_emulator.base_url)
     client = IntercomClient(ClientConfig(base_url=live_emulator.base_url), token_provider=provider)
     assert client.workspace_id == live_emulator.emulator.app_id
@@ -63,7 +64,8 @@ def test_state_mismatch_is_rejected():
             receiver.wait(0.2)
         assert receiver.code is None
         good = httpx.get(f"{receiver.redirect_uri}?code=real&state=expected-state", timeout=5)
-        assert good.status_code == 200 and receiver.wait(1) == "real"
+        assert good.status_code == 200
+        assert receiver.wait(1) == "real"
 
 
 def _authorize_in_process(emulator) -> str:
@@ -93,7 +95,8 @@ def _oauth_client(emulator, tmp_path):
 def test_expiring_token_is_refreshed_before_expiry(tmp_path):
     emulator = make_emulator(oauth_expiring=True, oauth_token_ttl=3600)
     client, provider, store, token = _oauth_client(emulator, tmp_path)
-    assert token.refresh_token and token.expires_at
+    assert token.refresh_token
+    assert token.expires_at
     client.me()
     assert provider.refreshes == 0
     emulator.clock.advance(3600 - 60)  # inside the refresh margin, before expiry
@@ -101,7 +104,8 @@ def test_expiring_token_is_refreshed_before_expiry(tmp_path):
     assert provider.refreshes == 1
     assert emulator.calls("GET", "/me", 401) == 0  # refreshed proactively, no 401 seen
     saved = store.load("http://intercom.test")
-    assert saved.access_token != token.access_token and saved.expires_at > token.expires_at
+    assert saved.access_token != token.access_token
+    assert saved.expires_at > token.expires_at
 
 
 def test_expiring_token_is_refreshed_once_on_401(tmp_path):

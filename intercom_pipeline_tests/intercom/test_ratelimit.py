@@ -84,7 +84,8 @@ def test_429_storm_waits_until_the_reset_header():
     start = emulator.clock()
     assert client.me()["app"]["id_code"] == emulator.app_id
     assert emulator.calls("GET", "/me", 429) == 3
-    assert client.stats.throttled == 3 and client.stats.retries == 3
+    assert client.stats.throttled == 3
+    assert client.stats.retries == 3
     window = emulator.config.window_seconds
     reset = (int(start // window) + 1) * window
     assert emulator.clock() >= reset  # the first retry waited for the window to end
@@ -100,9 +101,11 @@ def test_429_without_reset_header_backs_off_exponentially_with_jitter(emulator):
     client = make_client(emulator, transport=Wrapped(emulator.transport(), strip), max_attempts=4)
     with pytest.raises(RateLimited) as info:
         client.me()
-    assert info.value.code == "rate_limit_exceeded" and info.value.reset_at is None
+    assert info.value.code == "rate_limit_exceeded"
+    assert info.value.reset_at is None
     waits = [w for w in client.sleeper.waits if w > 0.2]
-    assert len(waits) == 3 and waits == sorted(waits)
+    assert len(waits) == 3
+    assert waits == sorted(waits)
     assert emulator.calls("GET", "/me", 429) == 4
 
 
@@ -136,7 +139,9 @@ def test_stats_metadata_counts_calls_retries_and_bytes(emulator):
     client = make_client(emulator)
     client.me()
     meta = client.stats.as_metadata()
-    assert meta["intercom_calls"] == 2 and meta["intercom_429s"] == 1 and meta["intercom_retries"] == 1
+    assert meta["intercom_calls"] == 2
+    assert meta["intercom_429s"] == 1
+    assert meta["intercom_retries"] == 1
     assert meta["intercom_bytes_received"] > 0
     assert orjson.dumps(meta)
 
@@ -146,4 +151,5 @@ def test_metadata_since_an_earlier_snapshot_counts_only_the_new_calls(client):
     before = client.stats.as_metadata()
     client.get_contact(next(iter(client.list_contacts(per_page=1)))["id"])
     delta = client.stats.as_metadata(since=before)
-    assert delta["intercom_calls"] == 2 and delta["intercom_429s"] == 0
+    assert delta["intercom_calls"] == 2
+    assert delta["intercom_429s"] == 0

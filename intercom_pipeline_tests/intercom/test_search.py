@@ -21,7 +21,8 @@ def test_builder_shapes_and_every_operator():
         assert q.where("email", op, "x") == {"field": "email", "operator": op, "value": "x"}
     assert q.where("role", "IN", ("user", "lead"))["value"] == ["user", "lead"]
     both = q.all_of(q.where("role", "=", "user"), q.any_of(q.where("name", "~", "a"), q.where("name", "^", "b")))
-    assert both["operator"] == "AND" and both["value"][1]["operator"] == "OR"
+    assert both["operator"] == "AND"
+    assert both["value"][1]["operator"] == "OR"
 
 
 @pytest.mark.parametrize(
@@ -54,7 +55,8 @@ def test_window_query_is_day_aligned_superset():
 def test_split_window_is_contiguous_and_day_aligned():
     start, end = 1_700_000_123, 1_700_000_123 + 10 * DAY + 77
     pieces = split_window(start, end, 4, "UTC")
-    assert pieces[0][0] == start and pieces[-1][1] == end
+    assert pieces[0][0] == start
+    assert pieces[-1][1] == end
     assert all(a[1] == b[0] for a, b in zip(pieces, pieces[1:], strict=False))
     assert all(lo % DAY == 0 for lo, _ in pieces[1:])
     assert split_window(start, start + 100, 8, "UTC") == [(start, start + 100)]

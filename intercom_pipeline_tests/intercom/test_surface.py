@@ -59,6 +59,7 @@ def test_one_log_line_per_request_without_token_query_or_body(emulator, caplog):
     text = "\n".join(r.getMessage() for r in caplog.records)
     for secret in ("emulator-token", email, email.split("@")[0], contact, "per_page="):
         assert secret not in text
-    assert "path=/contacts/search status=429" in text and "path=/contacts/search status=200" in text
+    assert "path=/contacts/search status=429" in text
+    assert "path=/contacts/search status=200" in text
     assert "path=/contacts/{id} status=200" in text
     assert all("duration_ms=" in line and "attempt=" in line and "remaining=" in line for line in lines)

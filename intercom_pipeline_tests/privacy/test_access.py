@@ -54,8 +54,9 @@ def test_case_variants_all_match_and_plus_address_is_a_different_person(client, 
 def test_more_than_150_notes_and_20_companies_all_pages(emulator, client, data_root, hard):
     contact_id = hard["many_notes_contact_id"]
     package = run_access(client, access_request(email_of(emulator, contact_id)), data_root)
-    notes = [n for n in records(package, "notes") if contact_id in n["_subject_contact_ids"]]
-    companies = [c for c in records(package, "companies") if contact_id in c["_subject_contact_ids"]]
+    links = storage.read_json(package / "manifest.json")["links"]
+    notes = [n for n in records(package, "notes") if contact_id in links["notes"][n["id"]]]
+    companies = [c for c in records(package, "companies") if contact_id in links["companies"][c["id"]]]
     assert len(notes) == len(emulator.backend.notes.by_contact[contact_id]) > 150
     assert len(companies) == len(emulator.backend.contacts.companies_of[contact_id]) > 20
     assert all("author" not in n and "body" not in n for n in notes)  # excluded by default
@@ -68,6 +69,33 @@ def test_no_match_writes_an_empty_package(emulator, client, data_root):
     manifest = storage.read_json(package / "manifest.json")
     assert manifest["counts"] == {"contacts": 0, "companies": 0, "notes": 0}
     assert emulator.calls() == 2  # GET /me (workspace id) and one search
+    report = (package / "report.md").read_text()
+    assert "Nothing was found." in report
+    assert f"No contact in Intercom workspace {emulator.app_id} has the email n•••@e•••.org" in report
+    assert "nobody.at.all" not in report + (package / "report.html").read_text()
+
+
+def test_reports_say_what_was_searched_found_left_out_and_where_with_no_internal_keys(emulator, client, data_root,
+                                                                                       hard):
+    shared = hard["shared_email"]
+    package = run_access(client, access_request(shared["email"], conversations=True), data_root)
+    manifest = storage.read_json(package / "manifest.json")
+    md = (package / "report.md").read_text()
+    page = (package / "report.html").read_text()
+    assert shared["email"] not in md + page
+    assert f"- Workspace: {emulator.app_id}" in md
+    for name, count in manifest["counts"].items():
+        label = access_package.report.CATEGORY_LABELS[name]
+        assert f"| {label} | {count} |" in md
+        assert f"| {name}.json | {count} | {manifest['objects'][name]['sha256']} |" in md
+    assert "the field “author” — the teammate who wrote the note is another person" in md
+    assert "other people (teammates, other contacts, bots) are replaced by stable pseudonyms" in md
+    assert "Tickets: not part of this request." in md
+    assert "<script" not in page and "http" not in page.replace('lang="en"', "")  # self-contained
+    assert "@media print" in page
+    for name in manifest["objects"]:
+        assert all(not key.startswith("_") for r in records(package, name) for key in r)
+    assert file_mode(package / "report.html") == 0o600
 
 
 def test_field_selection_and_masked_conversations(emulator, client, data_root, hard):
@@ -77,7 +105,7 @@ def test_field_selection_and_masked_conversations(emulator, client, data_root, h
     package = run_access(client, request, data_root)
     assert set(storage.read_json(package / "manifest.json")["objects"]) == {
         "contacts", "companies", "notes", "conversations", "tickets"}
-    assert all(set(c) == {"id", "role", "email", "_subject_contact_ids"} for c in records(package, "contacts"))
+    assert all(set(c) == {"id", "role", "email"} for c in records(package, "contacts"))
     conversations = records(package, "conversations")
     assert conversations
     assert emulator.calls("GET", "/conversations/{conversation_id}") == len(conversations)  # each once
@@ -95,7 +123,8 @@ def test_earlier_packages_are_erased_through_the_registry(emulator, client, data
     shared = hard["shared_email"]
     package = run_access(client, access_request(shared["email"]), data_root)
     changed = access_package.erase_access_packages(data_root, emulator.app_id, frozenset({shared["lead_id"]}))
-    assert package / "contacts.json" in changed and package / "manifest.json" in changed
+    assert package / "contacts.json" in changed
+    assert package / "manifest.json" in changed
     assert [c["id"] for c in records(package, "contacts")] == [shared["user_id"]]
     manifest = storage.read_json(package / "manifest.json")
     assert manifest["objects"]["contacts"]["sha256"] == hashlib.sha256((package / "contacts.json").read_bytes()).hexdigest()
@@ -110,7 +139,8 @@ def test_missing_scope_writes_a_manual_task_and_fails(data_root, hard):
     with make_client(emulator, token="narrow") as client, pytest.raises(ManualHandlingRequired) as info:
         run_access(client, access_request(hard["shared_email"]["email"]), data_root)
     task = info.value.task_path
-    assert task.parent == data_root / "privacy" / "manual" and file_mode(task) == 0o600
+    assert task.parent == data_root / "privacy" / "manual"
+    assert file_mode(task) == 0o600
     assert hard["shared_email"]["email"] in task.read_text()  # a person must act on it
     assert hard["shared_email"]["email"] not in str(info.value)
     assert [e["event"] for e in audit.entries(data_root, "acc_1")] == [
@@ -127,5 +157,17 @@ def test_5xx_and_429_during_a_run_still_give_the_full_package(emulator, client, 
         assert records(noisy, name) == records(clean, name)
     by_endpoint = stats(emulator)["by_endpoint"]
     statuses = {status for counts in by_endpoint.values() for status in counts}
-    assert "429" in statuses and statuses & {"500", "502", "503"}
+    assert "429" in statuses
+    assert statuses & {"500", "502", "503"}
     assert client.stats.retries > 0
+
+
+def test_the_report_names_the_target_workspace_when_the_package_records_it():
+    target = {"connection": "eu", "app_id": "abc123", "region": "EU", "api_host": "https://api.eu.intercom.io",
+              "fake": False}
+    assert access_package.workspace_label({"workspace_id": "abc123", "target": target}) == (
+        "abc123 (https://api.eu.intercom.io, region EU)")
+    fake = {**target, "api_host": "http://127.0.0.1:8000", "fake": True}
+    assert access_package.workspace_label({"workspace_id": "abc123", "target": fake}).endswith(
+        "the embedded fake Intercom, not a real workspace")
+    assert access_package.workspace_label({"workspace_id": "abc123"}) == "abc123"

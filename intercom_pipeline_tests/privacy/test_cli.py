@@ -29,14 +29,16 @@ def test_delete_runs_the_job_prints_ids_and_paths_never_the_email(data_root, mon
     assert code == 0, out
     assert shared["email"].lower() not in (out.out + out.err).lower()
     receipt = data_root / "privacy" / "deletion" / "cli_del" / "receipt.json"
-    assert f"result:     {receipt}" in out.out and "request id: cli_del" in out.out
+    assert f"result:     {receipt}" in out.out
+    assert "request id: cli_del" in out.out
     assert storage.read_json(receipt)["counts"]["deleted"] == 2
     assert emulator.backend.contacts.is_deleted(shared["user_id"])
     home = data_root / "dagster_home"
     assert (home / "dagster.yaml").exists()
     with dg.DagsterInstance.from_config(str(home)) as instance:
         [run] = instance.get_runs()
-        assert run.job_name == "deletion_job" and run.tags["privacy/request_id"] == "cli_del"
+        assert run.job_name == "deletion_job"
+        assert run.tags["privacy/request_id"] == "cli_del"
     assert [e["event"] for e in audit.entries(data_root, "cli_del")][:2] == ["request_received", "request_started"]
 
 
@@ -79,7 +81,8 @@ def test_failed_run_exits_1_and_points_to_the_manual_task(data_root, monkeypatch
         code = cli.main(["delete", "--in-process", "--email", email, "--request-id", "cli_scope"])
     out = capsys.readouterr().out
     assert code == 1
-    assert "FAILED" in out and f"manual task: {data_root / 'privacy' / 'manual' / 'cli_scope.md'}" in out
+    assert "FAILED" in out
+    assert f"manual task: {data_root / 'privacy' / 'manual' / 'cli_scope.md'}" in out
     assert email not in out
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from dagster._serdes import serialize_value
 
 from intercom_pipeline import connections, storage
 from intercom_pipeline.defs import privacy as privacy_defs
@@ -66,8 +65,9 @@ def run(job: str, request, client, data_root, instance, **config: Any) -> dg.Exe
 
 def assert_no_email_in_dagster(instance, result, email: str) -> None:
     """The email is nowhere in Dagster: not in run config, events, metadata, logs or tags."""
-    events = "\n".join(serialize_value(e) for e in instance.all_logs(result.run_id)).lower()
-    assert events and email.lower() not in events
+    events = "\n".join(dg.serialize_value(e) for e in instance.all_logs(result.run_id)).lower()
+    assert events
+    assert email.lower() not in events
     run_record = instance.get_run_by_id(result.run_id)
     assert email.lower() not in json.dumps(run_record.run_config).lower()
     assert email.lower() not in json.dumps(run_record.tags).lower()
@@ -88,7 +88,8 @@ def test_access_job_fans_out_and_writes_the_package(emulator, client, data_root,
     materialized = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"
                     and e.step_key == "write_access_package"][0]
     meta = materialized.event_specific_data.metadata
-    assert meta["count_contacts"].value == 2 and meta["api_calls"].value == emulator.calls()
+    assert meta["count_contacts"].value == 2
+    assert meta["api_calls"].value == emulator.calls()
     assert instance.get_run_by_id(result.run_id).tags["privacy/result"] == "privacy/access/acc_dg"
     assert not (data_root / "privacy" / "access" / ".staging" / "acc_dg").exists()
     assert_no_email_in_dagster(instance, result, shared["email"])
@@ -120,7 +121,8 @@ def test_deletion_job_killed_mid_way_then_rerun_completes(emulator, client, data
     assert emulator.calls("DELETE", "/contacts/{contact_id}", 200) == 3  # nothing deleted twice
     assert emulator.calls("DELETE", "/contacts/{contact_id}", 404) >= 1  # the lost one, found gone
     receipt = storage.read_json(data_root / "privacy" / "deletion" / "del_crash" / "receipt.json")
-    assert receipt["verification"]["verified"] and len(receipt["contacts"]) == 3
+    assert receipt["verification"]["verified"]
+    assert len(receipt["contacts"]) == 3
     assert {c["result"] for c in receipt["contacts"]} <= {"deleted", "already_deleted"}
     for result in (crashed, rerun):
         assert_no_email_in_dagster(instance, result, variants["emails"][1])
@@ -205,7 +207,8 @@ def test_inbox_sensor_launches_each_request_once_and_rejects_malformed(client, d
     result = privacy_defs.privacy_inbox_sensor(context)
     assert [(r.run_key, r.job_name) for r in result.run_requests] == [("r_one", "deletion_job")]
     config = result.run_requests[0].run_config["ops"]["plan_deletion_request"]["config"]
-    assert config["source"] == "inbox" and config["request_id"] == "r_one"
+    assert config["source"] == "inbox"
+    assert config["request_id"] == "r_one"
     assert "x@" not in json.dumps(result.run_requests[0].tags)
     assert "x@" not in json.dumps(result.run_requests[0].run_config)
     [record] = (data_root / "privacy" / "rejected").glob("*.json")
@@ -215,7 +218,8 @@ def test_inbox_sensor_launches_each_request_once_and_rejects_malformed(client, d
     run_config = {k: v for k, v in request.run_config.items() if k != "resources"}  # stand-in resource
     launched = privacy_defs_with(client, data_root).resolve_job_def(request.job_name).execute_in_process(
         run_config=run_config, instance=instance, tags=request.tags)
-    assert launched.success and (data_root / "privacy" / "deletion" / "r_one" / "receipt.json").exists()
+    assert launched.success
+    assert (data_root / "privacy" / "deletion" / "r_one" / "receipt.json").exists()
     assert [e["event"] for e in audit.entries(data_root, "r_one")][:2] == ["request_received", "request_started"]
     again = privacy_defs.privacy_inbox_sensor(dg.build_sensor_context(instance=instance, resources=resources))
     assert not again.run_requests

@@ -21,7 +21,6 @@ from intercom_pipeline_tests.privacy.conftest import (
     SimulatedCrash,
     access_request,
     deletion_request,
-    email_of,
     set_faults,
     stats,
 )
@@ -41,17 +40,22 @@ def test_shared_email_deletes_user_and_lead_verifies_and_writes_a_receipt(emulat
     receipt = storage.read_json(receipt_path)
     assert [c["id"] for c in receipt["contacts"]] == ids
     assert {c["result"] for c in receipt["contacts"]} == {"deleted"}
-    assert receipt["verification"]["verified"] and receipt["verification"]["get_returns_404"] == ids
+    assert receipt["verification"]["verified"]
+    assert receipt["verification"]["get_returns_404"] == ids
     preview = storage.read_json(request_dir(data_root, "del_1") / "preview.json")
     cascade = {cid for c in preview["contacts"] for cid in c["conversations_removed_by_cascade"]}
-    assert cascade and cascade <= {str(c) for c in emulator.backend.cascaded_conversations} | cascade
+    assert cascade
+    assert cascade <= {str(c) for c in emulator.backend.cascaded_conversations} | cascade
     assert receipt["counts"]["conversations_removed_by_cascade"] == len(cascade)
-    assert shared["email"] not in receipt_path.read_text() and ARCHIVED_NOTE in receipt["notes"]
+    assert shared["email"] not in receipt_path.read_text()
+    assert ARCHIVED_NOTE in receipt["notes"]
     assert emulator.calls(*DELETE, status=200) == 2
     assert emulator.calls("GET", "/contacts/{contact_id}", 404) == 2
-    assert file_mode(receipt_path) == 0o600 and file_mode(receipt_path.parent) == 0o700
+    assert file_mode(receipt_path) == 0o600
+    assert file_mode(receipt_path.parent) == 0o700
     events = [e["event"] for e in audit.entries(data_root, "del_1")]
-    assert events.count("contact_deleted") == 2 and events[-1] == "request_completed"
+    assert events.count("contact_deleted") == 2
+    assert events[-1] == "request_completed"
     assert audit.verify(data_root).ok
 
 
@@ -63,6 +67,27 @@ def test_dry_run_previews_and_deletes_nothing(emulator, client, data_root, hard)
     assert emulator.calls("DELETE") == 0
     assert not emulator.backend.contacts.is_deleted(shared["user_id"])
     assert not (preview.parent / "receipt.json").exists()
+
+
+def test_dry_run_lists_the_local_files_a_deletion_would_rewrite_with_rows_and_changes_none(
+        emulator, client, data_root, hard):
+    from intercom_pipeline.exports import runs
+    from intercom_pipeline.exports.writer import dataset_files
+
+    shared = hard["shared_email"]
+    package = run_access(client, access_request(shared["email"]), data_root)
+    now = emulator.clock()
+    runs.export_incremental(client, "contacts", data_root, 0, int(now) + 1, now)
+    files = [*dataset_files(data_root, "contacts", emulator.app_id), *package.iterdir()]
+    before = {p: p.read_bytes() for p in files}
+    preview = storage.read_json(run_deletion(client, deletion_request(shared["email"], dry_run=True), data_root))
+    local = {(c["dataset"], c["file"]): c for c in preview["local_copies"]}
+    contacts_in_package = local[("privacy.access_packages", "privacy/access/acc_1/contacts.json")]
+    assert contacts_in_package["rows_removed"] == 2
+    assert contacts_in_package["action"] == "remove file" or contacts_in_package["rows"] == 2
+    exported = [c for (dataset, _f), c in local.items() if dataset == "exports" and "/contacts/" in c["file"]]
+    assert sum(c["rows_removed"] for c in exported) == 2  # the user and the lead, one row each
+    assert {p: p.read_bytes() for p in files} == before
 
 
 def test_crash_mid_deletion_then_rerun_completes_without_deleting_twice(emulator, client, data_root, hard):
@@ -79,11 +104,13 @@ def test_crash_mid_deletion_then_rerun_completes_without_deleting_twice(emulator
     assert [c["result"] for c in receipt["contacts"]] == ["deleted"] * 3
     confirmations = sorted(c["confirmed_by"] for c in receipt["contacts"])
     assert confirmations == ["404_after_unanswered_delete", "delete_answered", "delete_answered"]
-    assert receipt["counts"]["already_deleted"] == 0 and receipt["runs"] == 2
+    assert receipt["counts"]["already_deleted"] == 0
+    assert receipt["runs"] == 2
     # Running the very same request again deletes nothing more and ends with an equivalent receipt.
     again = storage.read_json(run_deletion(client, request, data_root, sleep=no_sleep))
     assert emulator.calls("DELETE") == 4
-    assert again["contacts"] == receipt["contacts"] and again["verification"]["verified"]
+    assert again["contacts"] == receipt["contacts"]
+    assert again["verification"]["verified"]
     assert audit.verify(data_root).ok
 
 
@@ -118,13 +145,15 @@ def test_archived_contact_is_invisible_by_email_and_deleted_when_given_by_id(emu
     email = contacts.coll.records[contacts.coll.index(archived)]["email"]
     receipt = storage.read_json(run_deletion(client, deletion_request(email), data_root, sleep=no_sleep))
     assert archived not in [c["id"] for c in receipt["contacts"]]  # search cannot see it ...
-    assert not contacts.is_deleted(archived) and ARCHIVED_NOTE in receipt["notes"]  # ... and the receipt says so
+    assert not contacts.is_deleted(archived)
+    assert ARCHIVED_NOTE in receipt["notes"]  # ... and the receipt says so
     request = PrivacyRequest.from_dict({"type": "deletion", "request_id": "del_2", "email": email,
                                         "options": {"contact_ids": [archived]}})
     receipt = storage.read_json(run_deletion(client, request, data_root, sleep=no_sleep))
     assert contacts.is_deleted(archived)
     [entry] = [c for c in receipt["contacts"] if c["id"] == archived]
-    assert entry["result"] == "deleted" and entry["source"] == "given_by_requester_not_visible"
+    assert entry["result"] == "deleted"
+    assert entry["source"] == "given_by_requester_not_visible"
 
 
 def test_a_given_contact_id_of_someone_else_is_refused(emulator, client, data_root, hard):
@@ -141,9 +170,12 @@ def test_missing_write_scope_writes_a_manual_task_and_deletes_nothing(data_root,
     email = hard["shared_email"]["email"]
     with make_client(emulator, token="readonly") as client, pytest.raises(ManualHandlingRequired) as info:
         run_deletion(client, deletion_request(email), data_root, sleep=no_sleep)
-    assert info.value.reason == "missing_scope" and email not in str(info.value)
+    assert info.value.reason == "missing_scope"
+    assert email not in str(info.value)
     task = info.value.task_path.read_text()
-    assert email in task and "Delete" in task and hard["shared_email"]["user_id"] in task
+    assert email in task
+    assert "Delete" in task
+    assert hard["shared_email"]["user_id"] in task
     assert not emulator.backend.contacts.is_deleted(hard["shared_email"]["user_id"])
     assert "manual_task_created" in [e["event"] for e in audit.entries(data_root, "del_1")]
 
@@ -164,7 +196,8 @@ def test_5xx_and_429_during_deletion_complete_exactly_once(emulator, client, dat
     assert all(emulator.backend.contacts.is_deleted(c) for c in variants["contact_ids"])
     assert emulator.calls(*DELETE, status=200) == 3
     injected = stats(emulator)["faults"]
-    assert injected["server_error"] > 0 and injected["burst429"] == 2
+    assert injected["server_error"] > 0
+    assert injected["burst429"] == 2
 
 
 def test_local_copies_are_erased_through_the_registry_and_listed(emulator, client, data_root, hard, monkeypatch):
@@ -187,6 +220,6 @@ def test_local_copies_are_erased_through_the_registry_and_listed(emulator, clien
 
 def test_no_match_receipt_is_empty_but_verified(emulator, client, data_root):
     receipt = storage.read_json(run_deletion(client, deletion_request("ghost@example.org"), data_root))
-    assert receipt["contacts"] == [] and receipt["verification"]["verified"]
+    assert receipt["contacts"] == []
+    assert receipt["verification"]["verified"]
     assert emulator.calls("DELETE") == 0
-    assert email_of  # helper import kept for symmetry with the access tests

@@ -46,7 +46,7 @@ def assert_no_stack_trace(text: str) -> None:
 def test_a_revoked_token_says_revoked_and_to_reconnect_without_a_manual_task(configured, data_root, capsys):
     emulator = configured()
     emulator.tokens.revoke(DEFAULT_TOKEN)
-    assert cli.main(["delete", "--email", "a@example.com", "--request-id", "revoked"]) == 1
+    assert cli.main(["delete", "--in-process", "--email", "a@example.com", "--request-id", "revoked"]) == 1
     out = capsys.readouterr()
     text = out.out + out.err
     assert "rejected the access token" in text
@@ -60,7 +60,7 @@ def test_a_revoked_token_says_revoked_and_to_reconnect_without_a_manual_task(con
 def test_a_manual_task_failure_is_one_paragraph_without_dagster_stack_trace(configured, data_root, capsys):
     emulator = configured(tokens={DEFAULT_TOKEN: ["read_users_companies"]})  # cannot delete
     email = emulator.hard_cases["shared_email"]["email"]
-    assert cli.main(["delete", "--email", email, "--request-id", "scope"]) == 1
+    assert cli.main(["delete", "--in-process", "--email", email, "--request-id", "scope"]) == 1
     out = capsys.readouterr()
     assert_no_stack_trace(out.out + out.err)
     reasons = [line for line in out.out.splitlines() if line.startswith("reason:")]
@@ -86,7 +86,7 @@ def test_disk_full_while_writing_the_receipt_says_which_disk(configured, data_ro
         raise OSError(errno.ENOSPC, "No space left on device", str(data_root / "privacy" / "deletion"))
 
     monkeypatch.setattr("intercom_pipeline.privacy.deletion.write_receipt", full)
-    assert cli.main(["delete", "--email", "a@example.com", "--request-id", "full"]) == 1
+    assert cli.main(["delete", "--in-process", "--email", "a@example.com", "--request-id", "full"]) == 1
     out = capsys.readouterr()
     text = out.out + out.err
     assert f"the disk holding {data_root} is full" in text
@@ -102,7 +102,7 @@ def test_disk_full_in_dagster_storage_is_one_paragraph(configured, data_root, mo
         raise sqlite3.OperationalError("disk I/O error")
 
     monkeypatch.setattr("intercom_pipeline.instance.project_instance", broken_storage)
-    assert cli.main(["access", "--email", "a@example.com"]) == 1
+    assert cli.main(["access", "--in-process", "--email", "a@example.com"]) == 1
     err = capsys.readouterr().err
     assert f"the disk holding the data root ({data_root}) is full" in err
     assert len(err.strip().splitlines()) == 1

@@ -55,7 +55,7 @@ def test_a_subject_only_in_the_second_workspace_is_deleted_there(two_workspaces,
     first, second = two_workspaces
     subject = only_in_second(first, second)
     workspace = second.app_id if named == "app_id" else "second"
-    code = cli.main(["delete", "--email", subject["email"], "--workspace", workspace, "--request-id", "two_ws"])
+    code = cli.main(["delete", "--in-process", "--email", subject["email"], "--workspace", workspace, "--request-id", "two_ws"])
     assert code == 0, capsys.readouterr()
     assert second.backend.contacts.is_deleted(subject["contact_id"])
     assert first.calls("DELETE") == 0
@@ -68,7 +68,7 @@ def test_a_subject_only_in_the_second_workspace_is_deleted_there(two_workspaces,
 
 def test_with_two_workspaces_a_request_naming_none_is_refused(two_workspaces, data_root, capsys):
     first, second = two_workspaces
-    assert cli.main(["delete", "--email", "a@example.com"]) == 2
+    assert cli.main(["delete", "--in-process", "--email", "a@example.com"]) == 2
     err = capsys.readouterr().err
     assert "several Intercom workspaces are configured (default, second)" in err
     assert "workspace" in err
@@ -76,7 +76,7 @@ def test_with_two_workspaces_a_request_naming_none_is_refused(two_workspaces, da
 
 
 def test_a_workspace_that_is_not_configured_is_refused(two_workspaces, data_root, capsys):
-    assert cli.main(["access", "--email", "a@example.com", "--workspace", "nosuchapp"]) == 2
+    assert cli.main(["access", "--in-process", "--email", "a@example.com", "--workspace", "nosuchapp"]) == 2
     assert "'nosuchapp' is neither the name nor the app id of a configured connection" in capsys.readouterr().err
 
 
@@ -131,7 +131,7 @@ def test_after_connect_delete_and_dagster_jobs_use_the_stored_token(data_root, m
         assert cli.main(["connect", "--client-id", "emulator-client", "--client-secret", "emulator-secret",
                          "--timeout", "20"]) == 0
         assert resources.IntercomResource().workspace_id() == emulator.app_id  # Dagster's resource finds it
-        assert cli.main(["delete", "--email", shared["email"], "--request-id", "after_connect"]) == 0
+        assert cli.main(["delete", "--in-process", "--email", shared["email"], "--request-id", "after_connect"]) == 0
     capsys.readouterr()
     assert emulator.backend.contacts.is_deleted(shared["user_id"])  # the configured workspace, not a fake
     receipt = storage.read_json(data_root / "privacy" / "deletion" / "after_connect" / "receipt.json")

@@ -1,7 +1,10 @@
 """End to end in the real Dagster UI: `intercom-pipeline ui` with the fake, driven by Debian's chromium.
 
 Opens the asset graph, launches ``access_job`` from the launchpad for an email the fake holds, waits
-for the run to succeed and checks the access package on disk. Screenshots go to ``test-artifacts/``.
+for the run to succeed, checks the access package on disk and renders its ``report.html``. A second
+test materializes exports, discovery and detection and checks that their pictures (bar charts,
+counts and changes tables, completeness) render on the asset pages. Screenshots go to
+``test-artifacts/``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from intercom_pipeline.privacy import sealed
+from intercom_pipeline.privacy.requests import PrivacyRequest
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -88,6 +94,27 @@ class DagsterDev:
 
         _wait(loaded, 240, "the code location to load")
 
+    def launch(self, job: str, partition: str, dimensions: dict[str, str] | None = None,
+               assets: list[str] | None = None) -> str:
+        """Launch ``job`` (or ``assets`` alone) for one partition through the webserver's GraphQL API,
+        as the UI's Materialize button does."""
+        mutation = """mutation($p: ExecutionParams!) { launchRun(executionParams: $p) { __typename
+            ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
+            ... on InvalidSubsetError { message } ... on RunConfigValidationInvalid { errors { message } } } }"""
+        tags = [{"key": "dagster/partition", "value": partition}]
+        tags += [{"key": f"dagster/partition/{k}", "value": v} for k, v in (dimensions or {}).items()]
+        selector: dict = {"repositoryLocationName": LOCATION, "repositoryName": "__repository__", "jobName": job}
+        if assets:
+            selector["assetSelection"] = [{"path": [name]} for name in assets]
+        params = {"selector": selector, "runConfigData": {}, "executionMetadata": {"tags": tags}}
+        result = self.graphql(mutation, {"p": params})["launchRun"]
+        assert result["__typename"] == "LaunchRunSuccess", result
+        return result["run"]["runId"]
+
+    def finished(self, run_id: str) -> str:
+        return _wait(lambda: (s := self.run_status(run_id)) in {"SUCCESS", "FAILURE", "CANCELED"} and s,
+                     300, f"run {run_id} to finish")
+
     def run_status(self, run_id: str) -> str:
         query = "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
         return self.graphql(query, {"id": run_id})["runOrError"]["status"]
@@ -154,15 +181,22 @@ def test_launch_access_job_from_the_launchpad(dagster_dev: DagsterDev, tmp_path:
         for group in MAIN_ASSETS:
             page.get_by_text(group, exact=True).first.wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "asset-graph.png"))
+        # Tall enough for the exports group's column of 20 nodes at the graph's default zoom.
+        page.set_viewport_size({"width": 1600, "height": 4400})
         for group, assets in MAIN_ASSETS.items():
             page.goto(f"{dagster_dev.url}/locations/{LOCATION}/asset-groups/{group}", wait_until="networkidle")
             for name in assets:
                 page.get_by_text(name, exact=True).first.wait_for(timeout=60_000)
             page.screenshot(path=str(ARTIFACTS / f"asset-group-{group}.png"))
+        page.set_viewport_size({"width": 1600, "height": 1000})
 
         page.goto(f"{dagster_dev.url}/locations/{LOCATION}/jobs/access_job/playground", wait_until="networkidle")
         page.wait_for_selector(".CodeMirror", timeout=60_000)
-        config = json.dumps({"ops": {"find_access_subject": {"config": {"email": email}}}})
+        # The email never enters Dagster: the request is sealed (as the inbox or the CLI would), and
+        # the launchpad names it by id. make ui registered its fake as connection "default".
+        request = PrivacyRequest.from_dict({"type": "access", "email": email, "request_id": "ui_access"})
+        sealed.seal(tmp_path / "data", request, "default", fake=True)
+        config = json.dumps({"ops": {"find_access_subject": {"config": {"request_id": "ui_access"}}}})
         page.evaluate("value => document.querySelector('.CodeMirror').CodeMirror.setValue(value)", config)
         _dismiss_community_dialog(page)
         page.get_by_role("button", name="Launch Run").click()
@@ -173,14 +207,65 @@ def test_launch_access_job_from_the_launchpad(dagster_dev: DagsterDev, tmp_path:
                        300, "the access run to finish")
         page.reload(wait_until="networkidle")
         page.screenshot(path=str(ARTIFACTS / "access-run.png"))
+
+        assert status == "SUCCESS", f"run {run_id} ended {status}; see {tmp_path / 'dagster-dev.log'}"
+        access = tmp_path / "data" / "privacy" / "access"
+        packages = [p for p in access.iterdir() if not p.name.startswith(".")]
+        assert len(packages) == 1
+        page.goto((packages[0] / "report.html").as_uri(), wait_until="load")
+        found = page.locator("#found")
+        assert found.locator("tr").count() == 4  # header + contacts, companies, notes
+        assert "Contact profiles" in found.inner_text()
+        assert email not in page.content()
+        page.screenshot(path=str(ARTIFACTS / "access-report.png"), full_page=True)
+        page.pdf(path=str(ARTIFACTS / "access-report.pdf"))  # printable: chromium's print path works
         browser.close()
 
-    assert status == "SUCCESS", f"run {run_id} ended {status}; see {tmp_path / 'dagster-dev.log'}"
-    access = tmp_path / "data" / "privacy" / "access"
-    packages = [p for p in access.iterdir() if not p.name.startswith(".")]
-    assert len(packages) == 1
     assert not any((access / ".staging").iterdir()), "the run left staged contact data behind"
     contacts = json.loads((packages[0] / "contacts.json").read_text())
     assert contact_id in json.dumps(contacts)
     manifest = json.loads((packages[0] / "manifest.json").read_text())
     assert email not in json.dumps(manifest)
+    assert manifest["target"]["fake"] is True  # make ui without a token: the fake, and the package says so
+
+
+# Asset page -> metadata labels whose pictures must render there (Markdown tables and bars).
+PICTURES = {
+    "companies": ("rows_per_partition", "completeness"),
+    "discovery_counts": ("all_objects_counted_today",),
+    "discovery_classification": ("personal_data_by_category",),
+    "detection_changes": ("changes_table",),
+}
+
+
+def test_asset_pages_show_charts_tables_and_completeness(dagster_dev: DagsterDev, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from playwright.sync_api import sync_playwright
+
+    _wait(lambda: httpx.get(f"{dagster_dev.url}/server_info", timeout=2).status_code == 200, 240, "dagster dev")
+    dagster_dev.wait_loaded()
+    today = datetime.now(UTC).date().isoformat()
+    from intercom_pipeline.defs.detection import DETECTION_PARTITIONS
+
+    window = DETECTION_PARTITIONS.get_last_partition_key()
+    assert window is not None
+    runs = [dagster_dev.launch("__ASSET_JOB", today, assets=["companies"]),
+            dagster_dev.launch("detection_job", window)]
+    runs += [dagster_dev.launch("discovery_job", f"{today}|{obj}", {"date": today, "object": obj})
+             for obj in ("companies", "contacts")]
+    statuses = [dagster_dev.finished(run_id) for run_id in runs]
+    assert statuses == ["SUCCESS"] * len(runs), f"see {tmp_path / 'dagster-dev.log'}"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1200})
+        for asset, labels in PICTURES.items():
+            page.goto(f"{dagster_dev.url}/assets/{asset}?view=events", wait_until="networkidle")
+            _dismiss_community_dialog(page)
+            for label in labels:
+                page.get_by_text(label, exact=True).first.wait_for(timeout=60_000)
+            page.screenshot(path=str(ARTIFACTS / f"asset-{asset}.png"), full_page=True)
+        text = page.content()
+        browser.close()
+    assert "<table" in text

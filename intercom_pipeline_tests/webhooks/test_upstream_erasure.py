@@ -67,6 +67,7 @@ def tick(instance, client, data_root) -> list[dg.RunRequest]:
     context = dg.build_sensor_context(instance=instance, cursor=CURSORS.get(str(data_root)), resources={
         "data_root": DataRootResource(path=str(data_root)), "intercom": ClientResource(client)})
     result = sensor(context)
+    assert isinstance(result, dg.SensorResult)
     CURSORS[str(data_root)] = result.cursor
     return list(result.run_requests or [])
 
@@ -74,6 +75,7 @@ def tick(instance, client, data_root) -> list[dg.RunRequest]:
 def launch(run: dg.RunRequest, client, data_root, instance) -> dg.ExecuteInProcessResult:
     defs = dg.Definitions.merge(webhook_defs.defs, dg.Definitions(resources={
         "intercom": ClientResource(client), "data_root": DataRootResource(path=str(data_root))}))
+    assert run.job_name is not None
     return defs.resolve_job_def(run.job_name).execute_in_process(
         run_config=run.run_config, instance=instance, tags=run.tags, raise_on_error=False)
 

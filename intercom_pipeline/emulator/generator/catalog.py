@@ -73,7 +73,7 @@ def build_app(ctx: Ctx) -> dict[str, Any]:
 
 def build_admins(ctx: Ctx, n: int, n_teams: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """``n`` admins (numeric string ids) and the teams they belong to (integer ids in lists)."""
-    admins = []
+    admins: list[dict[str, Any]] = []
     team_ids = [ctx.next_num("team", 5_017_691) for _ in range(n_teams)]
     for _ in range(n):
         aid = ctx.next_num("admin", 991_267_459)
@@ -126,16 +126,16 @@ def segment_members(segment: dict[str, Any], contact: dict[str, Any], now: int, 
     if not user:
         return False
     if name == "Active":
-        return seen is not None and seen > now - 30 * DAY
+        return seen is not None and bool(seen > now - 30 * DAY)
     if name == "New":
-        return contact["created_at"] > now - 30 * DAY
+        return bool(contact["created_at"] > now - 30 * DAY)
     if name == "Slipping away":
-        return seen is not None and now - 90 * DAY < seen <= now - 30 * DAY
+        return seen is not None and bool(now - 90 * DAY < seen <= now - 30 * DAY)
     if name == "Enterprise admins":
-        return contact["custom_attributes"].get("plan_tier") == "enterprise"
+        return bool(contact["custom_attributes"].get("plan_tier") == "enterprise")
     if name == "EU customers":
         return contact["location"]["country"] in eu_countries
-    return contact["custom_attributes"].get("trial_ends_at", 0) > now  # Trialists
+    return bool(contact["custom_attributes"].get("trial_ends_at", 0) > now)  # Trialists
 
 
 def _standard(model: str, rows: tuple[tuple[str, str, str, str], ...]) -> list[dict[str, Any]]:

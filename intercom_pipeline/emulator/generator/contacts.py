@@ -31,6 +31,12 @@ BROWSERS = (("chrome", "126.0.6478.127", "Mac OS X"), ("chrome", "125.0.6422.142
             ("chrome", "126.0.6478.71", "Android 14"), ("safari", "17.4", "iOS 17.4"))
 LANG = {"US": "en-US", "GB": "en-GB", "DE": "de-DE", "FR": "fr-FR", "ES": "es-ES", "IT": "it-IT", "PL": "pl",
         "BR": "pt-BR", "NL": "nl", "DK": "da", "SE": "sv-SE", "JP": "ja", "IE": "en-IE"}
+MOBILE_APPS = {
+    "android": (("app_name", "Acme"), ("app_version", "5.2.1"), ("device", "Pixel 8"), ("os_version", "14"),
+                ("sdk_version", "34")),
+    "ios": (("app_name", "Acme"), ("app_version", "5.2.0"), ("device", "iPhone 15"), ("os_version", "17.4"),
+            ("sdk_version", "17.4")),
+}
 NON_ASCII = (("Zoë Łukasiewicz-Ærøskøbing", "Zoë", "Łukasiewicz-Ærøskøbing", "zoe.lukasiewicz", 6),
              ("渡辺 さくら", "さくら", "渡辺", "sakura.watanabe", 11))
 
@@ -141,7 +147,8 @@ def _plant_identities(ctx: Ctx, rows: list[PlanRow], n_comp: int, tag_ids: list[
     many.tag_ids = rng.sample(tag_ids, min(len(tag_ids), 12))
     rows[idx[7]].role = "user"
     for j, (name, first, last, local, loc) in enumerate(NON_ASCII):
-        email = ctx.unique_email(*local.split("."), domain=rows[idx[8 + j]].person.email.split("@")[1])
+        first_part, last_part = local.split(".")
+        email = ctx.unique_email(first_part, last_part, domain=rows[idx[8 + j]].person.email.split("@")[1])
         rows[idx[8 + j]].person = Person(name, first, last, email, loc)
         rows[idx[8 + j]].role = "user"  # users always carry their name (leads sometimes have none)
     return {"shared": (idx[0], idx[1]), "case": idx[2:5], "plus": (idx[5], f"{base_local}@{base_domain}"),
@@ -162,7 +169,7 @@ class _Slots(dict):  # type: ignore[type-arg]
         return self._other
 
     def __missing__(self, key: str) -> str:
-        value = getattr(self, f"_k_{key}")()
+        value: str = getattr(self, f"_k_{key}")()
         self[key] = value
         return value
 
@@ -255,57 +262,127 @@ def _custom_attributes(ctx: Ctx, p: Person, role: str) -> dict[str, Any]:
 
 
 def build_contact(ctx: Ctx, row: PlanRow, owner_ids: list[int]) -> dict[str, Any]:
-    rng = ctx.rng
-    r = rng.random
+    """The API record of a planned contact. The helpers draw from ``ctx.rng`` in a fixed order (the
+    order of the record's keys, after the place and device): a seed always gives the same workspace."""
     p, role = row.person, row.role
     created = ctx.past()
     cid = ctx.hex_id(created)
-    country, cc, dial, places = LOCALES[p.locale][2], LOCALES[p.locale][3], LOCALES[p.locale][4], LOCALES[p.locale][5]
-    phone, e164 = phone_number(rng, dial) if r() < 0.6 else (None, None)
-    region, city = pick(rng, places)
-    loc = {"type": "location", "country": country, "region": region, "city": city} if r() < 0.85 else \
-        {"type": "location", "country": None, "region": None, "city": None}
-    browser, bver, os_name = pick(rng, BROWSERS)
-    seen = ctx.between(created) if r() < 0.85 else None
-    local = p.email.split("@")[0].split("+")[0]
-    socials = []
-    if r() < 0.3:
-        socials.append({"type": "social_profile", "name": "Twitter", "url": f"https://twitter.com/{local.replace('.', '_')}"})
-        if r() < 0.5:
-            socials.append({"type": "social_profile", "name": "LinkedIn",
-                            "url": f"https://www.linkedin.com/in/{local.replace('.', '-')}-{rng.getrandbits(24):06x}"})
-    mobile = os_name.startswith(("Android", "iOS")) and r() < 0.5
-    android = mobile and os_name.startswith("Android")
-    ios = mobile and not android
-    user = role == "user"
+    place = _place(ctx, p)
+    device = _device(ctx, created)
+    socials = _social_profiles(ctx, p)
+    apps = _mobile_apps(ctx, device)
     return {
-        "type": "contact", "id": cid, "workspace_id": ctx.app_id,
-        "external_id": f"usr_{rng.getrandbits(40):010x}" if user else None, "role": role,
-        "email": p.email, "email_domain": p.email.rsplit("@", 1)[1].lower(), "phone": phone, "formatted_phone": e164,
-        "name": p.name if user or r() < 0.8 else None,
-        "avatar": {"type": "avatar", "image_url": f"https://static.intercomassets.com/avatars/{rng.getrandbits(28)}/square_128/me.jpg"}
-        if r() < 0.4 else None,
-        "owner_id": pick(rng, owner_ids) if r() < 0.3 else None,
-        "social_profiles": {"type": "list", "data": socials},
-        "has_hard_bounced": r() < 0.02, "marked_email_as_spam": r() < 0.01, "unsubscribed_from_emails": r() < 0.1,
-        "created_at": created, "updated_at": ctx.between(created), "signed_up_at": created if user else None,
-        "last_seen_at": seen, "last_replied_at": ctx.between(created) if r() < 0.3 else None,
-        "last_contacted_at": ctx.between(created) if r() < 0.4 else None,
-        "last_email_opened_at": ctx.between(created) if r() < 0.3 else None,
-        "last_email_clicked_at": ctx.between(created) if r() < 0.15 else None,
-        "language_override": LANG[cc][:2] if r() < 0.1 else None,
-        "browser": browser, "browser_version": bver, "browser_language": LANG[cc], "os": os_name,
-        "location": loc,
-        "android_app_name": "Acme" if android else None, "android_app_version": "5.2.1" if android else None,
-        "android_device": "Pixel 8" if android else None, "android_os_version": "14" if android else None,
-        "android_sdk_version": "34" if android else None, "android_last_seen_at": seen if android else None,
-        "ios_app_name": "Acme" if ios else None, "ios_app_version": "5.2.0" if ios else None,
-        "ios_device": "iPhone 15" if ios else None, "ios_os_version": "17.4" if ios else None,
-        "ios_sdk_version": "17.4" if ios else None, "ios_last_seen_at": seen if ios else None,
+        **_identity(ctx, cid, p, role, place, owner_ids, socials),
+        **_engagement(ctx, created, role, device),
+        "language_override": LANG[place.cc][:2] if ctx.rng.random() < 0.1 else None,
+        "browser": device.browser, "browser_version": device.version, "browser_language": LANG[place.cc],
+        "os": device.os, "location": place.location,
+        **apps,
         "custom_attributes": _custom_attributes(ctx, p, role),
         "tags": None, "notes": None, "companies": None,  # filled by generator.fill_summaries
         "opted_out_subscription_types": _empty_list(cid, "subscriptions"),
         "opted_in_subscription_types": _empty_list(cid, "subscriptions"),
+        **_marketing(ctx),
+    }
+
+
+@dataclass(frozen=True)
+class _Place:
+    cc: str
+    phone: str | None
+    e164: str | None
+    location: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Device:
+    browser: str
+    version: str
+    os: str
+    last_seen: int | None
+
+
+def _place(ctx: Ctx, p: Person) -> _Place:
+    r = ctx.rng.random
+    country, cc, dial, places = LOCALES[p.locale][2], LOCALES[p.locale][3], LOCALES[p.locale][4], LOCALES[p.locale][5]
+    phone, e164 = phone_number(ctx.rng, dial) if r() < 0.6 else (None, None)
+    region, city = pick(ctx.rng, places)
+    known = r() < 0.85
+    location = {"type": "location", "country": country if known else None, "region": region if known else None,
+                "city": city if known else None}
+    return _Place(cc, phone, e164, location)
+
+
+def _device(ctx: Ctx, created: int) -> _Device:
+    browser, version, os_name = pick(ctx.rng, BROWSERS)
+    seen = ctx.between(created) if ctx.rng.random() < 0.85 else None
+    return _Device(browser, version, os_name, seen)
+
+
+def _social_profiles(ctx: Ctx, p: Person) -> list[dict[str, str]]:
+    rng = ctx.rng
+    local = p.email.split("@")[0].split("+")[0]
+    socials = []
+    if rng.random() < 0.3:
+        socials.append({"type": "social_profile", "name": "Twitter", "url": f"https://twitter.com/{local.replace('.', '_')}"})
+        if rng.random() < 0.5:
+            socials.append({"type": "social_profile", "name": "LinkedIn",
+                            "url": f"https://www.linkedin.com/in/{local.replace('.', '-')}-{rng.getrandbits(24):06x}"})
+    return socials
+
+
+def _mobile_apps(ctx: Ctx, device: _Device) -> dict[str, Any]:
+    """The android_* and ios_* fields: set only for a contact seen in the mobile app."""
+    mobile = device.os.startswith(("Android", "iOS")) and ctx.rng.random() < 0.5
+    android = mobile and device.os.startswith("Android")
+    ios = mobile and not android
+    fields: dict[str, Any] = {}
+    for platform, used in (("android", android), ("ios", ios)):
+        for key, value in MOBILE_APPS[platform]:
+            fields[f"{platform}_{key}"] = value if used else None
+        fields[f"{platform}_last_seen_at"] = device.last_seen if used else None
+    return fields
+
+
+def _identity(ctx: Ctx, cid: str, p: Person, role: str, place: _Place, owner_ids: list[int],
+              socials: list[dict[str, str]]) -> dict[str, Any]:
+    rng = ctx.rng
+    user = role == "user"
+    external_id = f"usr_{rng.getrandbits(40):010x}" if user else None
+    name = p.name if user or rng.random() < 0.8 else None
+    avatar = _avatar(ctx) if rng.random() < 0.4 else None
+    return {
+        "type": "contact", "id": cid, "workspace_id": ctx.app_id, "external_id": external_id, "role": role,
+        "email": p.email, "email_domain": p.email.rsplit("@", 1)[1].lower(), "phone": place.phone,
+        "formatted_phone": place.e164, "name": name, "avatar": avatar,
+        "owner_id": pick(rng, owner_ids) if rng.random() < 0.3 else None,
+        "social_profiles": {"type": "list", "data": socials},
+    }
+
+
+def _avatar(ctx: Ctx) -> dict[str, str]:
+    url = f"https://static.intercomassets.com/avatars/{ctx.rng.getrandbits(28)}/square_128/me.jpg"
+    return {"type": "avatar", "image_url": url}
+
+
+def _engagement(ctx: Ctx, created: int, role: str, device: _Device) -> dict[str, Any]:
+    """Email flags and the activity timestamps."""
+    r = ctx.rng.random
+
+    def sometimes(chance: float) -> int | None:
+        return ctx.between(created) if r() < chance else None
+
+    return {
+        "has_hard_bounced": r() < 0.02, "marked_email_as_spam": r() < 0.01, "unsubscribed_from_emails": r() < 0.1,
+        "created_at": created, "updated_at": ctx.between(created), "signed_up_at": created if role == "user" else None,
+        "last_seen_at": device.last_seen, "last_replied_at": sometimes(0.3), "last_contacted_at": sometimes(0.4),
+        "last_email_opened_at": sometimes(0.3), "last_email_clicked_at": sometimes(0.15),
+    }
+
+
+def _marketing(ctx: Ctx) -> dict[str, Any]:
+    r = ctx.rng.random
+    return {
         "utm_campaign": "spring_launch" if r() < 0.1 else None, "utm_content": None,
         "utm_medium": "cpc" if r() < 0.1 else None, "utm_source": "google" if r() < 0.1 else None, "utm_term": None,
         "referrer": "https://www.google.com/" if r() < 0.2 else None,

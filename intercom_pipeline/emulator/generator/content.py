@@ -92,6 +92,9 @@ def build_events(ctx: Ctx, contacts: list[dict[str, Any]], rows: list[PlanRow], 
             ev["email"] = c["email"]
             ev["metadata"] = _metadata(ctx, name, row)
             out.append(ev)
+            # An event is tracked while the person uses the product, so they were seen then: the
+            # exporter picks whom to ask for events by last_seen_at, as on a real workspace.
+            c["last_seen_at"] = max(c.get("last_seen_at") or 0, ev["created_at"])
     return out
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from intercom_pipeline.emulator.generator.base import DAY, Ctx
+from intercom_pipeline.emulator.generator.base import DAY, Ctx, Person
 from intercom_pipeline.emulator.generator.contacts import PlanRow, fill_text
 from intercom_pipeline.emulator.generator.text import (
     CONV_ADMIN_REPLIES,
@@ -88,22 +88,73 @@ def build_conversations(ctx: Ctx, contacts: list[dict[str, Any]], rows: list[Pla
 
 def _conversation(ctx: Ctx, i: int, contacts: list[dict[str, Any]], rows: list[PlanRow],
                   admins: list[dict[str, Any]], team_ids: list[int], tags: list[dict[str, Any]]) -> dict[str, Any]:
+    """One conversation of contact ``i``. The steps draw from ``ctx.rng`` in a fixed order, so a
+    seed always gives the same workspace: keep that order when changing them."""
     rng = ctx.rng
     c, person = contacts[i], rows[i].person
-    people = [(c, person)]
-    if rng.random() < 0.08:  # a colleague joins the thread
-        j = int(rng.random() * len(contacts))
-        if j != i:
-            people.append((contacts[j], rows[j].person))
+    people = _participants(ctx, i, contacts, rows)
     admin = pick(rng, admins)
     created = ctx.between(c["created_at"])
     inbound = rng.random() < 0.8
+    source = _source(ctx, c, person, admin, inbound)
+    parts, t, assigned_at = _thread(ctx, inbound, admin, people, person, created)
+    r = rng.random()
+    state = "closed" if r < 0.65 else ("open" if r < 0.9 else "snoozed")
+    if state == "closed":
+        t += rint(rng, 60, DAY)
+        parts.append(_part(ctx, "close", None, t, _admin_author(admin)))
+    updated = max(_squeeze(parts, created, t, ctx.now), created)
+    stats = _statistics(parts, created, admin["id"])
+    ctags = rng.sample(tags, 1) if rng.random() < 0.2 else []
+    rating = _rating(ctx, c, person, admin, updated) if state == "closed" and rng.random() < 0.25 else None
+    attributes = _conversation_attributes(ctx, person)
+    return {
+        **_header(ctx, person, created, updated, state, stats),
+        "source": source,
+        "contacts": {"type": "contact.list", "contacts": [
+            {"type": "contact", "id": who["id"], "external_id": who["external_id"]} for who, _p in people]},
+        "first_contact_reply": {"created_at": created, "type": "conversation", "url": None} if inbound else None,
+        "admin_assignee_id": int(admin["id"]) if assigned_at or not inbound else None,
+        **_assignment_and_flags(ctx, team_ids, state),
+        "tags": {"type": "tag.list", "tags": [_applied_tag(tag, created, admin) for tag in ctags]},
+        "priority": "priority" if rng.random() < 0.1 else "not_priority", "sla_applied": None,
+        "statistics": stats, "conversation_rating": rating,
+        "teammates": {"type": "admin.list", "teammates": [{"type": "admin", "id": admin["id"]}]},
+        "custom_attributes": attributes, "topics": {}, "ticket": None,
+        "linked_objects": {"type": "list", "data": [], "total_count": 0, "has_more": False},
+        "ai_agent": None, "ai_agent_participated": False,
+        "conversation_parts": {"type": "conversation_part.list", "conversation_parts": parts, "total_count": len(parts)},
+    }
+
+
+def _participants(ctx: Ctx, i: int, contacts: list[dict[str, Any]], rows: list[PlanRow]) -> list[tuple[dict[str, Any], Person]]:
+    people = [(contacts[i], rows[i].person)]
+    if ctx.rng.random() < 0.08:  # a colleague joins the thread
+        j = int(ctx.rng.random() * len(contacts))
+        if j != i:
+            people.append((contacts[j], rows[j].person))
+    return people
+
+
+def _source(ctx: Ctx, c: dict[str, Any], person: Person, admin: dict[str, Any], inbound: bool) -> dict[str, Any]:
+    """The message that opened the conversation."""
+    rng = ctx.rng
     opener = fill_text(ctx, pick(rng, CONV_OPENERS), person)
-    source = {"type": pick(rng, ("conversation", "conversation", "email")), "id": str(ctx.next_num("source", 403_918_255)),
-              "delivered_as": "customer_initiated" if inbound else "admin_initiated",
-              "subject": "" if rng.random() < 0.7 else fill_text(ctx, pick(rng, CONV_TITLES[3:]), person),
-              "body": f"<p>{opener}</p>", "author": _contact_author(c) if inbound else _admin_author(admin),
-              "attachments": [], "url": None, "redacted": False}
+    kind = pick(rng, ("conversation", "conversation", "email"))
+    source_id = str(ctx.next_num("source", 403_918_255))
+    subject = "" if rng.random() < 0.7 else fill_text(ctx, pick(rng, CONV_TITLES[3:]), person)
+    return {"type": kind, "id": source_id,
+            "delivered_as": "customer_initiated" if inbound else "admin_initiated",
+            "subject": subject, "body": f"<p>{opener}</p>",
+            "author": _contact_author(c) if inbound else _admin_author(admin),
+            "attachments": [], "url": None, "redacted": False}
+
+
+def _thread(ctx: Ctx, inbound: bool, admin: dict[str, Any], people: list[tuple[dict[str, Any], Person]],
+            person: Person, created: int) -> tuple[list[dict[str, Any]], int, int | None]:
+    """The parts after the opener (an assignment, then replies taking turns); their last time and
+    when the conversation was assigned."""
+    rng = ctx.rng
     parts, t = [], created
     assigned_at = None
     if inbound and rng.random() < 0.7:
@@ -116,30 +167,30 @@ def _conversation(ctx: Ctx, i: int, contacts: list[dict[str, Any]], rows: list[P
             author, tmpl = _admin_author(admin), pick(rng, CONV_ADMIN_REPLIES)
             ptype = "note" if rng.random() < 0.1 else "comment"
         else:
-            who, p = pick(rng, people)
+            who, _ = pick(rng, people)
             author, tmpl, ptype = _contact_author(who), pick(rng, CONV_CONTACT_REPLIES), "comment"
         parts.append(_part(ctx, ptype, f"<p>{fill_text(ctx, tmpl, person)}</p>", t, author))
-    r = rng.random()
-    state = "closed" if r < 0.65 else ("open" if r < 0.9 else "snoozed")
-    if state == "closed":
-        t += rint(rng, 60, DAY)
-        parts.append(_part(ctx, "close", None, t, _admin_author(admin)))
-    # Parts must not lie in the future: squeeze the thread into [created, now].
-    if t > ctx.now:
-        shift = t - ctx.now
-        for p in parts:
-            p["created_at"] = p["updated_at"] = p["notified_at"] = max(created, p["created_at"] - shift)
-        t = ctx.now
-    updated = max(t, created)
-    stats = _statistics(parts, created, admin["id"])
-    last_contact = stats.get("last_contact_reply_at")
-    last_admin = stats.get("last_admin_reply_at")
-    ctags = rng.sample(tags, 1) if rng.random() < 0.2 else []
-    rating = None
-    if state == "closed" and rng.random() < 0.25:
-        rating = {"rating": rint(rng, 1, 5), "remark": fill_text(ctx, pick(rng, CONV_CONTACT_REPLIES), person),
-                  "created_at": updated, "contact": {"type": "contact", "id": c["id"], "external_id": c["external_id"]},
-                  "teammate": {"type": "admin", "id": admin["id"]}}
+    return parts, t, assigned_at
+
+
+def _squeeze(parts: list[dict[str, Any]], created: int, last: int, now: int) -> int:
+    """Parts must not lie in the future: shift the thread back into [created, now]; its new end."""
+    if last <= now:
+        return last
+    shift = last - now
+    for part in parts:
+        part["created_at"] = part["updated_at"] = part["notified_at"] = max(created, part["created_at"] - shift)
+    return now
+
+
+def _rating(ctx: Ctx, c: dict[str, Any], person: Person, admin: dict[str, Any], updated: int) -> dict[str, Any]:
+    return {"rating": rint(ctx.rng, 1, 5), "remark": fill_text(ctx, pick(ctx.rng, CONV_CONTACT_REPLIES), person),
+            "created_at": updated, "contact": {"type": "contact", "id": c["id"], "external_id": c["external_id"]},
+            "teammate": {"type": "admin", "id": admin["id"]}}
+
+
+def _conversation_attributes(ctx: Ctx, person: Person) -> dict[str, Any]:
+    rng = ctx.rng
     ca: dict[str, Any] = {}
     if rng.random() < 0.5:
         ca["order_number"] = f"ORD-{rint(rng, 100000, 999999)}"
@@ -151,30 +202,33 @@ def _conversation(ctx: Ctx, i: int, contacts: list[dict[str, Any]], rows: list[P
     if rng.random() < 0.1:
         ca["follow_up_date"] = ctx.utc_midnight(rint(rng, -20, 30))
         ca["callback_phone"] = phone_number(rng, LOCALES[person.locale][4])[0]
-    title_t = pick(rng, CONV_TITLES)
+    return ca
+
+
+def _header(ctx: Ctx, person: Person, created: int, updated: int, state: str,
+            stats: dict[str, Any]) -> dict[str, Any]:
+    """Id, title, times and the waiting/snoozed markers."""
+    title_template = pick(ctx.rng, CONV_TITLES)
+    conversation_id = str(ctx.next_num("conversation", 1))
+    last_contact = stats.get("last_contact_reply_at")
+    waiting = state == "open" and last_contact and last_contact > (stats.get("last_admin_reply_at") or 0)
     return {
-        "type": "conversation", "id": str(ctx.next_num("conversation", 1)),
-        "title": fill_text(ctx, title_t, person) if title_t else None,
+        "type": "conversation", "id": conversation_id,
+        "title": fill_text(ctx, title_template, person) if title_template else None,
         "created_at": created, "updated_at": updated,
-        "waiting_since": last_contact if state == "open" and last_contact and last_contact > (last_admin or 0) else None,
-        "snoozed_until": ctx.now + rint(rng, 1, 5) * DAY if state == "snoozed" else None,
-        "source": source,
-        "contacts": {"type": "contact.list", "contacts": [
-            {"type": "contact", "id": who["id"], "external_id": who["external_id"]} for who, _p in people]},
-        "first_contact_reply": {"created_at": created, "type": "conversation", "url": None} if inbound else None,
-        "admin_assignee_id": int(admin["id"]) if assigned_at or not inbound else None,
-        "team_assignee_id": pick(rng, team_ids) if team_ids and rng.random() < 0.5 else None,
-        "open": state != "closed", "state": state, "read": rng.random() < 0.8,
-        "tags": {"type": "tag.list", "tags": [{"type": "tag", "id": tg["id"], "name": tg["name"], "applied_at": created,
-                                               "applied_by": {"type": "admin", "id": admin["id"]}} for tg in ctags]},
-        "priority": "priority" if rng.random() < 0.1 else "not_priority", "sla_applied": None,
-        "statistics": stats, "conversation_rating": rating,
-        "teammates": {"type": "admin.list", "teammates": [{"type": "admin", "id": admin["id"]}]},
-        "custom_attributes": ca, "topics": {}, "ticket": None,
-        "linked_objects": {"type": "list", "data": [], "total_count": 0, "has_more": False},
-        "ai_agent": None, "ai_agent_participated": False,
-        "conversation_parts": {"type": "conversation_part.list", "conversation_parts": parts, "total_count": len(parts)},
+        "waiting_since": last_contact if waiting else None,
+        "snoozed_until": ctx.now + rint(ctx.rng, 1, 5) * DAY if state == "snoozed" else None,
     }
+
+
+def _assignment_and_flags(ctx: Ctx, team_ids: list[int], state: str) -> dict[str, Any]:
+    team = pick(ctx.rng, team_ids) if team_ids and ctx.rng.random() < 0.5 else None
+    return {"team_assignee_id": team, "open": state != "closed", "state": state, "read": ctx.rng.random() < 0.8}
+
+
+def _applied_tag(tag: dict[str, Any], created: int, admin: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "tag", "id": tag["id"], "name": tag["name"], "applied_at": created,
+            "applied_by": {"type": "admin", "id": admin["id"]}}
 
 
 def _statistics(parts: list[dict[str, Any]], created: int, admin_id: str) -> dict[str, Any]:

@@ -205,13 +205,38 @@ def _hard_cases(data: WorkspaceData, planted: dict[str, Any]) -> dict[str, Any]:
 
 def _plant_time_cases(ctx: Ctx, data: WorkspaceData, planted: dict[str, Any]) -> dict[str, Any]:
     """Day-boundary and same-second timestamps (exports must split days exactly)."""
-    rng, cs = ctx.rng, data.contacts
+    cs = data.contacts
     reserved = {planted["many"], planted["archived"], *planted["shared"], *planted["case"], planted["plus"][0],
                 *planted["non_ascii"]}
     pool = [i for i in range(len(cs)) if i not in reserved]
-    n_same = _clamp(len(cs) // 20, 5, 160)
-    picks = rng.sample(pool, 13 + n_same)
-    midnight, end_of_day, created_mid, utc_mid = picks[0:3], picks[3:6], picks[6:9], picks[9:13]
+    picks = ctx.rng.sample(pool, 13 + _clamp(len(cs) // 20, 5, 160))
+    midnight, end_of_day, created_mid, utc_mid, same_second = picks[0:3], picks[3:6], picks[6:9], picks[9:13], picks[13:]
+    same = ctx.local_midnight(3) + 13 * 3600 + 37 * 60 + 21
+    _plant_contact_times(ctx, cs, midnight, end_of_day, created_mid, utc_mid)
+    for i in same_second:
+        _set_updated(cs[i], same)
+    cos = data.companies  # companies too: the company export windows on updated_at as well
+    _plant_company_times(ctx, cos, same)
+    convs = [c for c in data.conversations if c["updated_at"] <= same][:5]
+    for conv in convs:
+        conv["updated_at"] = same
+
+    def ids(indices: list[int]) -> list[str]:
+        return [cs[i]["id"] for i in indices]
+
+    return {
+        "day_boundaries": {"midnight_updated": ids(midnight), "end_of_day_updated": ids(end_of_day),
+                           "midnight_created": ids(created_mid), "utc_midnight_updated": ids(utc_mid[0::2]),
+                           "utc_end_of_day_updated": ids(utc_mid[1::2]),
+                           "company_midnight_updated": cos[0]["id"], "company_end_of_day_updated": cos[1]["id"]},
+        "same_second_updated": {"updated_at": same, "contact_ids": ids(same_second),
+                                "conversation_ids": [c["id"] for c in convs],
+                                "company_ids": [co["id"] for co in cos[2:5]]},
+    }
+
+
+def _plant_contact_times(ctx: Ctx, cs: list[dict[str, Any]], midnight: list[int], end_of_day: list[int],
+                         created_mid: list[int], utc_mid: list[int]) -> None:
     for k, i in enumerate(utc_mid):  # UTC day edges too, for workspaces in other timezones
         _set_updated(cs[i], ctx.utc_midnight(2 + k // 2) - k % 2)
     for k, i in enumerate(midnight):
@@ -223,30 +248,15 @@ def _plant_time_cases(ctx: Ctx, data: WorkspaceData, planted: dict[str, Any]) ->
         if cs[i]["signed_up_at"] is not None:
             cs[i]["signed_up_at"] = cs[i]["created_at"]
         cs[i]["updated_at"] = max(cs[i]["updated_at"], cs[i]["created_at"])
-    same = ctx.local_midnight(3) + 13 * 3600 + 37 * 60 + 21
-    for i in picks[13:]:
-        _set_updated(cs[i], same)
-    cos = data.companies  # companies too: the company export windows on updated_at as well
+
+
+def _plant_company_times(ctx: Ctx, cos: list[dict[str, Any]], same: int) -> None:
     for k, co in enumerate(cos[:2]):
         co["updated_at"] = ctx.local_midnight(1) - k
         co["created_at"] = min(co["created_at"], co["updated_at"])
     for co in cos[2:5]:
         co["updated_at"] = same
         co["created_at"] = min(co["created_at"], same)
-    convs = [c for c in data.conversations if c["updated_at"] <= same][:5]
-    for conv in convs:
-        conv["updated_at"] = same
-    return {
-        "day_boundaries": {"midnight_updated": [cs[i]["id"] for i in midnight],
-                           "end_of_day_updated": [cs[i]["id"] for i in end_of_day],
-                           "midnight_created": [cs[i]["id"] for i in created_mid],
-                           "utc_midnight_updated": [cs[i]["id"] for i in utc_mid[0::2]],
-                           "utc_end_of_day_updated": [cs[i]["id"] for i in utc_mid[1::2]],
-                           "company_midnight_updated": cos[0]["id"], "company_end_of_day_updated": cos[1]["id"]},
-        "same_second_updated": {"updated_at": same, "contact_ids": [cs[i]["id"] for i in picks[13:]],
-                                "conversation_ids": [c["id"] for c in convs],
-                                "company_ids": [co["id"] for co in cos[2:5]]},
-    }
 
 
 def _set_updated(contact: dict[str, Any], at: int) -> None:

@@ -53,7 +53,7 @@ def page_url(request: Request, page: int, per_page: int, **extra: str) -> str:
     return str(request.url.replace_query_params(**params))
 
 
-async def search_params(request: Request, default_per_page: int) -> tuple[dict, Any, int, str | None]:
+async def search_params(request: Request, default_per_page: int) -> tuple[dict[str, Any], Any, int, str | None]:
     """``(query, sort, per_page, starting_after)`` of a search body.
 
     Only the body's cursor counts: a ``starting_after`` in the query string is ignored, as the real

@@ -22,7 +22,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from intercom_pipeline.emulator.errors import ApiError, render
+from intercom_pipeline.emulator.errors import ApiError
+from intercom_pipeline.emulator.routing import render
 
 if TYPE_CHECKING:
     from intercom_pipeline.emulator.runtime import Emulator

@@ -29,7 +29,8 @@ from starlette.routing import Route
 
 from intercom_pipeline.emulator.auth import TokenStore
 from intercom_pipeline.emulator.config import EmulatorConfig
-from intercom_pipeline.emulator.errors import ApiError, render
+from intercom_pipeline.emulator.errors import ApiError
+from intercom_pipeline.emulator.routing import render
 
 if TYPE_CHECKING:
     from intercom_pipeline.emulator.runtime import Emulator

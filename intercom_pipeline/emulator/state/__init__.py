@@ -18,7 +18,6 @@ from typing import Any
 
 from intercom_pipeline.emulator.dataset import WorkspaceData
 from intercom_pipeline.emulator.errors import ApiError
-from intercom_pipeline.emulator.routing import Endpoint
 from intercom_pipeline.emulator.serialize import paused_gc
 from intercom_pipeline.emulator.state.companies import Companies
 from intercom_pipeline.emulator.state.contacts import Contacts
@@ -59,7 +58,7 @@ class Backend:
         self.conversations = Conversations(data.conversations, attributes, timezone)
         self.tickets = Tickets(data.tickets, timezone)
         self.content = Content(data.articles, data.news_items, data.newsfeeds)
-        self.events = Events(data.events)
+        self.events = Events(data.events, clock)
         self.cascaded_conversations: list[str] = []
         self.log: list[dict[str, Any]] = []
         self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
@@ -68,32 +67,9 @@ class Backend:
         for listener in self.listeners:
             listener(topic, item)
 
-    def warm(self) -> None:
-        """Serialise every contact and build the email index now rather than on first use (servers)."""
-        contacts = self.contacts
-        for i in range(len(contacts.coll)):
-            contacts.coll.dumps(i)
-        contacts.table.eq_index("email", contacts.schema.fields["email"])
-
     @property
     def app_id(self) -> str:
         return str(self.data.app["id_code"])
-
-    def endpoints(self) -> list[Endpoint]:
-        from intercom_pipeline.emulator.routes import (
-            companies,
-            contacts,
-            content,
-            conversations,
-            events,
-            tickets,
-            workspace,
-        )
-
-        out: list[Endpoint] = []
-        for module in (contacts, companies, conversations, tickets, content, events, workspace):
-            out.extend(module.ENDPOINTS)
-        return out
 
     # ------------------------------------------------------------------ cross-family mutations
 
@@ -151,7 +127,7 @@ class Backend:
             value.lower() if field == "email" else value)
         return hits is not None and bool(contacts.visible()[hits].any())
 
-    def add_data_attribute(self, model: str, name: str, data_type: str) -> dict:
+    def add_data_attribute(self, model: str, name: str, data_type: str) -> dict[str, Any]:
         attr = self.workspace.add_data_attribute(model, name, data_type)
         self.log.append({"op": "add_data_attribute", "model": model, "name": name, "data_type": data_type})
         self.contacts.table.forget(f"custom_attributes.{name}")
@@ -195,7 +171,7 @@ class Backend:
 
     # ------------------------------------------------------------------ truth for tests
 
-    def counts_truth(self) -> dict:
+    def counts_truth(self) -> dict[str, Any]:
         roles = self.contacts.counts()
         return {
             "users": roles["user"],

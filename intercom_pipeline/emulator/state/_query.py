@@ -13,13 +13,8 @@ from typing import Any
 import numpy as np
 
 from intercom_pipeline.emulator.pagination import CursorPage, cursor_body
-from intercom_pipeline.emulator.search import (
-    SearchSchema,
-    Table,
-    canonical,
-    compile_query,
-    parse_sort,
-)
+from intercom_pipeline.emulator.search import SearchSchema, canonical, compile_query, parse_sort
+from intercom_pipeline.emulator.search_columns import Table
 from intercom_pipeline.emulator.serialize import LRU, Collection
 
 
@@ -42,12 +37,13 @@ class Searchable:
         day = self.schema.day_granular and version != "Preview"
         key = (None if node is None else canonical(node), order and order[0], order and order[2],
                day, self.coll.version)
-        hit = self._cache.get(key)
+        hit: tuple[np.ndarray, np.ndarray | None] | None = self._cache.get(key)
         if hit is not None:
             return hit
         mask = self.visible()
         if node is not None:
             mask = mask & self.table.evaluate(node)
+        result: tuple[np.ndarray, np.ndarray | None]
         if order is None:
             result = (np.flatnonzero(mask), None)
         else:

@@ -107,7 +107,7 @@ class Companies:
         pages["next"] = next_url
         return self._list_bytes(window.tolist(), pages, total)
 
-    def _has(self, values: Callable[[Record], list], wanted: str) -> np.ndarray:
+    def _has(self, values: Callable[[Record], list[Any]], wanted: str) -> np.ndarray:
         return np.array([str(wanted) in [str(v) for v in values(r)] for r in self.coll.records], dtype=bool)
 
     def attached_page(self, url_for: Callable[[int], str], company_ids: list[str], page: int,

@@ -18,6 +18,7 @@ Behaviour chosen to match the real service:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -44,12 +45,12 @@ DATA_TYPES = {"string": "string", "integer": "integer", "float": "float", "boole
               "date": "date", "datetime": "date"}
 
 
-def _avatar(rec: dict) -> Any:
+def _avatar(rec: dict[str, Any]) -> Any:
     av = rec.get("avatar")
     return av.get("image_url") if isinstance(av, dict) else av
 
 
-def custom_resolver(attributes: list[Record], model: str):
+def custom_resolver(attributes: list[Record], model: str) -> Callable[[str], FieldSpec | None]:
     """custom_attributes.<name> → FieldSpec from the workspace's data attributes (live list)."""
 
     def resolve(name: str) -> FieldSpec | None:

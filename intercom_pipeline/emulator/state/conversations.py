@@ -38,7 +38,7 @@ def ids_in(path: str, *keys: str) -> Any:
     """Extractor for id lists such as contacts.contacts[].id (first of ``keys`` present)."""
     outer = dotted(path)
 
-    def get(rec: dict) -> list[str]:
+    def get(rec: dict[str, Any]) -> list[str]:
         box = outer(rec)
         items = next((box[k] for k in keys if k in box), None) if isinstance(box, dict) else box
         return [str(x.get("id")) for x in items or () if isinstance(x, dict)]

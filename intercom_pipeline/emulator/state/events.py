@@ -8,11 +8,15 @@
 * The identifier must name a visible contact (``user_id`` = a user's external_id, ``email`` any
   contact's email, case-insensitive, ``intercom_user_id`` its id); otherwise 404 "User Not Found" —
   so a deleted (or archived) contact's events are gone with it.
-* The real service lists only events younger than 90 days; the fake lists all it generated.
+* Only events younger than 90 days (by the fake's clock) are listed, as on the real service
+  ("you can only 'list' events that are less than 90 days old", SPEC211 ``lisDataEvents``); the
+  summary still counts every event, older ones included. Moving the clock forward
+  (``/_emulator/clock``) ages events out of the list.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +27,7 @@ from intercom_pipeline.emulator.serialize import Record, dumps, paused_gc
 
 DEFAULT_PER_PAGE = 50
 IDENTIFIERS = ("user_id", "email", "intercom_user_id")
+RETENTION_SECONDS = 90 * 86_400
 
 
 def _millis(params: dict[str, str], name: str) -> int:
@@ -37,7 +42,8 @@ def _iso(ts: int) -> str:
 
 
 class Events:
-    def __init__(self, records: list[Record]):
+    def __init__(self, records: list[Record], clock: Callable[[], float] = time.time):
+        self.clock = clock
         ordered = sorted(records, key=lambda e: (e.get("created_at") or 0, str(e.get("event_name"))))
         self.records = ordered
         self.stamp: list[int] = []
@@ -65,7 +71,8 @@ class Events:
     def page(self, params: dict[str, str], base_url: str, exists: Callable[[str, str], bool],
              per_page: int) -> bytes:
         key, value, hits = self.select(params, exists)
-        newest_first = hits[::-1]
+        oldest_listed = (int(self.clock()) - RETENTION_SECONDS) * 1000
+        newest_first = [i for i in hits[::-1] if self.stamp[i] >= oldest_listed]
         if params.get("before"):
             cut = _millis(params, "before")
             newest_first = [i for i in newest_first if self.stamp[i] < cut]
@@ -96,7 +103,7 @@ class Events:
                       "user_id": first.get("user_id") or "", "events": items})
 
 
-class _Indexes(dict):
+class _Indexes(dict[str, Any]):
     """identifier → (value → event indices), each built on first use: at 200k events one index
     costs about a second, so building all three up front would slow every start of the fake."""
 

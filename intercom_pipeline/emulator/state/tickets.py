@@ -21,7 +21,7 @@ CATEGORY_SEARCH = {"Customer": "request", "Back-office": "task", "Tracker": "tra
 
 def _category(rec: Record) -> Any:
     cat = rec.get("category")
-    return CATEGORY_SEARCH.get(cat, cat)
+    return CATEGORY_SEARCH.get(cat, cat) if isinstance(cat, str) else cat
 
 
 def _state(rec: Record) -> Any:
@@ -63,10 +63,10 @@ class Tickets(Searchable):
         return self.coll.dumps(i)
 
 
-class _AttributeFields(dict):
+class _AttributeFields(dict[str, Any]):
     """``ticket_attribute.<id>`` fields resolve on demand to the ticket's attribute of that name."""
 
-    def get(self, name, default=None):  # type: ignore[override]
+    def get(self, name: str, default: Any = None) -> Any:
         if isinstance(name, str) and name.startswith("ticket_attribute."):
             return _attribute(name.split(".", 1)[1])
         return super().get(name, default)

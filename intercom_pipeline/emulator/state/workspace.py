@@ -109,7 +109,7 @@ def counts_body(backend: Backend, kind: str | None, count: str | None) -> dict[s
 
 def _admin_counts(backend: Backend) -> list[dict[str, Any]]:
     conv = backend.conversations
-    per: dict[str, Counter] = {}
+    per: dict[str, Counter[Any]] = {}
     for i, rec in enumerate(conv.coll.records):
         if conv.coll.live[i] and rec.get("admin_assignee_id"):
             per.setdefault(str(rec["admin_assignee_id"]), Counter())[rec.get("state")] += 1
@@ -120,24 +120,24 @@ def _admin_counts(backend: Backend) -> list[dict[str, Any]]:
 def _user_counts(backend: Backend, count: str) -> list[dict[str, int]]:
     ws, contacts = backend.workspace, backend.contacts
     if count == "segment":
-        return [{s.get("name"): ws.segment_sizes.get(str(s["id"]), 0)} for s in ws.segments]
+        return [{s["name"]: ws.segment_sizes.get(str(s["id"]), 0)} for s in ws.segments]
     visible = contacts.visible()
-    sizes: Counter = Counter()
+    sizes: Counter[str] = Counter()
     for cid, tags in contacts.tags_of.items():
         i = contacts.coll.index(cid)
         if i is not None and visible[i]:
             sizes.update(tags)
-    return [{t.get("name"): sizes.get(str(t["id"]), 0)} for t in ws.tags]
+    return [{t["name"]: sizes.get(str(t["id"]), 0)} for t in ws.tags]
 
 
 def _company_counts(backend: Backend, count: str) -> list[dict[str, Any]]:
     comps = backend.companies
     if count == "user":
-        return [{r.get("name"): len(comps.members.get(r["id"], ())), "remote_company_id": r.get("company_id")}
+        return [{r["name"]: len(comps.members.get(r["id"], ())), "remote_company_id": r.get("company_id")}
                 for r in comps.coll.records]
     key, inner = ("tags", "tags") if count == "tag" else ("segments", "segments")
-    sizes: Counter = Counter()
+    sizes: Counter[str] = Counter()
     for r in comps.coll.records:
         sizes.update(str(x.get("id")) for x in (r.get(key) or {}).get(inner, []))
     source = backend.workspace.tags if count == "tag" else backend.workspace.segments
-    return [{s.get("name"): sizes.get(str(s["id"]), 0)} for s in source]
+    return [{s["name"]: sizes.get(str(s["id"]), 0)} for s in source]
