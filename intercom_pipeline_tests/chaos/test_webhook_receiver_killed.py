@@ -16,7 +16,7 @@ from intercom_pipeline.emulator.webhooks import Subscription, WebhookApp
 from intercom_pipeline.webhooks.queue import Queue
 from intercom_pipeline_tests.webhooks.conftest import SECRET
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.chaos
 TOPICS = frozenset({"contact.user.updated", "contact.deleted"})
 
 
