@@ -175,3 +175,17 @@ def test_receiver_refuses_to_start_without_its_settings(data_root, tmp_path, mon
     monkeypatch.delenv("INTERCOM_CLIENT_SECRET", raising=False)
     monkeypatch.delenv("INTERCOM_CLIENT_SECRET_FILE", raising=False)
     assert main(["webhooks", "--port", "0"]) == 2
+
+
+def test_late_notifications_from_the_fake_are_still_stored_once(emulator, data_root):
+    with serve_in_thread(build_app(receiver_config(data_root, emulator.app_id))) as base:
+        app = faulty_app(base + PATH, late_rate=1.0, late_seconds=0.2, duplicate_rate=1.0)
+        app.install(emulator)
+        app.start()
+        emulator.backend.archive_contact(emulator.backend.contacts.coll.records[0]["id"], True)
+        assert app.drain()
+        app.stop()
+    queued = [storage.read_json(p) for p in (data_root / "webhooks" / "queue").glob("*/*.json")]
+    assert [r["topic"] for r in queued] == ["contact.archived"]
+    assert app.stats.attempts == 2  # the late original and its duplicate; one stored
+    assert queued[0]["first_sent_at"] - queued[0]["created_at"] >= 0

@@ -228,3 +228,21 @@ def test_a_deletion_request_naming_a_merged_lead_acts_on_the_surviving_contact(h
     assert [c["id"] for c in receipt["contacts"]] == [user["id"]]
     assert receipt["contacts"][0]["result"] == "deleted"
     assert emulator.backend.contacts.is_deleted(user["id"])
+
+
+def test_reconciliation_job_in_dagster_erases_and_reports_what_webhooks_missed(emulator, client, data_root, instance):
+    local = make_local_copies(emulator, client, data_root)
+    client.delete_contact(local["id"])  # webhooks off: nobody told us
+    defs = dg.Definitions.merge(webhook_defs.defs, dg.Definitions(resources={
+        "intercom": ClientResource(client), "data_root": DataRootResource(path=str(data_root))}))
+    result = defs.resolve_job_def("reconciliation_job").execute_in_process(instance=instance, raise_on_error=False)
+    assert result.success
+    outputs = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
+    metadata = outputs[0].event_specific_data.metadata  # type: ignore[union-attr]
+    assert metadata["erased"].value == 1
+    assert metadata["missed_by_webhooks"].value == 1
+    assert local["id"] not in held_ids(data_root, client.workspace_id)
+    assert local["id"] not in package_ids(local["package"])
+    receipt = storage.read_json(next((data_root / "privacy" / "upstream").glob("*/receipt.json")))
+    assert receipt["source"] == "reconciliation"
+    assert receipt["target"]["app_id"] == client.workspace_id
