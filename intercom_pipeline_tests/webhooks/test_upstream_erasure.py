@@ -238,7 +238,7 @@ def test_reconciliation_job_in_dagster_erases_and_reports_what_webhooks_missed(e
     result = defs.resolve_job_def("reconciliation_job").execute_in_process(instance=instance, raise_on_error=False)
     assert result.success
     outputs = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
-    metadata = outputs[0].event_specific_data.metadata  # type: ignore[union-attr]
+    metadata = outputs[0].event_specific_data.metadata
     assert metadata["erased"].value == 1
     assert metadata["missed_by_webhooks"].value == 1
     assert local["id"] not in held_ids(data_root, client.workspace_id)
