@@ -4,25 +4,30 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test chaos ui lint clean
+.PHONY: demo test chaos integration ui lint clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
 	@touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/intercom-pipeline demo
 
-# Every test except the chaos suite, which has its own target (CI runs both).
+# Every test except the chaos and deployment suites, which have their own targets (CI runs all three).
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not chaos"
+	$(BIN)/python -m pytest -m "not chaos and not integration"
 
 # kill -9 and resume, faults, revoked tokens, races, full disks (intercom_pipeline_tests/chaos/; ~6 min).
 chaos: $(STAMP)
 	$(BIN)/python -m pytest -m chaos
+
+# Postgres, dagster-daemon and dagster-webserver with two code locations (needs Debian's
+# postgresql: .ci/run installs it). About 5 minutes.
+integration: $(STAMP)
+	$(BIN)/python -m pytest -m integration intercom_pipeline_tests/integration
 
 ui: $(STAMP)
 	$(BIN)/intercom-pipeline ui

@@ -31,6 +31,7 @@ import httpx
 
 from intercom_pipeline.defs import detection
 from intercom_pipeline.defs import webhooks as webhook_defs
+from intercom_pipeline.defs.common import LocationSettings
 from intercom_pipeline.defs.resources import DataRootResource, IntercomResource
 from intercom_pipeline.discovery import discover, sample_store
 from intercom_pipeline.discovery.sample_selection import SampleConfig
@@ -81,7 +82,9 @@ def latency(contacts: int, deletions: int) -> None:
         resources = {"data_root": DataRootResource(path=str(data_root)), "intercom": intercom}
         client = intercom.client()
         local_copies(client, data_root, emu.clock())
-        sensor = webhook_defs.build_sensor(detection.detection_job)
+        location = LocationSettings(data_root=data_root.resolve())
+        sensor = webhook_defs.build_sensor(next(j for j in detection.build(location).jobs or []
+                                                if j.name == "detection_job"), detection.detection_partitions(location))
         job = dg.Definitions.merge(webhook_defs.defs, dg.Definitions(resources=resources)).resolve_job_def(
             "upstream_erasure_job")
         victims = [str(r["id"]) for r in

@@ -93,7 +93,10 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     for record in instance.get_run_records(filters=dg.RunsFilter(statuses=RUNNING)):
         run = record.dagster_run
         pid = _run_pid(instance, run)
-        if pid is None or not _is_local(instance, run) or _alive(pid, since=record.create_timestamp.timestamp()):
+        # A queued run's worker starts when the daemon dequeues it, possibly minutes after the run
+        # was created: judge pid reuse against the run's start (its RUN_START), not its creation.
+        since = record.start_time or record.create_timestamp.timestamp()
+        if pid is None or not _is_local(instance, run) or _alive(pid, since=since):
             continue
         current = instance.get_run_by_id(run.run_id)
         if current is None or current.is_finished:  # it ended while we looked
@@ -152,7 +155,7 @@ def _is_local(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
 
 
 def _alive(pid: int, since: float) -> bool:
-    """Is ``pid`` a live process that existed when the run was created (not a reused pid)?"""
+    """Is ``pid`` a live process that already existed at ``since`` (not a later one reusing the pid)?"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,9 +34,34 @@ def base_url_for(region: str | None, base_url: str | None = None) -> str:
     return REGION_BASE_URLS[key]
 
 
-def data_root() -> Path:
-    """The data root (``INTERCOM_PIPELINE_DATA``, default ``./data``), as an absolute path."""
-    return Path(os.environ.get("INTERCOM_PIPELINE_DATA") or "data").resolve()
+DATA_ENV = "INTERCOM_PIPELINE_DATA"
+# A source checkout (``pip install -e .``): the data root defaults to its ``data/`` folder.
+_CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def data_root(environ: Mapping[str, str] | None = None) -> Path:
+    """The data root, an absolute path that does not depend on the working directory.
+
+    ``INTERCOM_PIPELINE_DATA`` (must be absolute: the code server, the daemon and every run worker
+    must land on the same folder whatever directory they start in). Unset: the checkout's
+    ``data/`` for a source checkout; for an installed package, ``$XDG_DATA_HOME/intercom-pipeline``
+    (``~/.local/share/intercom-pipeline``) unless ``DAGSTER_HOME`` says this is a deployment,
+    where it must be set explicitly."""
+    env = os.environ if environ is None else environ
+    raw = (env.get(DATA_ENV) or "").strip()
+    if raw:
+        path = Path(raw).expanduser()
+        if not path.is_absolute():
+            raise SettingsError(f"{DATA_ENV} must be an absolute path (every Dagster process must resolve "
+                                f"the same folder whatever its working directory); got {raw!r}")
+        return path
+    if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "intercom_pipeline").is_dir():
+        return _CHECKOUT / "data"
+    if env.get("DAGSTER_HOME"):
+        raise SettingsError(f"{DATA_ENV} is not set: on a deployment (DAGSTER_HOME set) set it to the absolute "
+                            "path of the shared data volume, the same in the code server, daemon and run workers")
+    base = Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base.expanduser().resolve() / "intercom-pipeline"
 
 
 @dataclass(frozen=True)
@@ -62,18 +88,7 @@ def connection_settings(environ: dict[str, str] | None = None) -> ConnectionSett
     )
 
 
-def demo_mode(environ: dict[str, str] | None = None) -> bool:
-    """True when the code location runs against the embedded fake (set by ``make ui`` / the demo).
-
-    In demo mode continuous detection and the inbox sensor start switched on; against a real
-    workspace they stay off until someone turns them on in the UI.
-    """
-    env = os.environ if environ is None else environ
-    return env.get("INTERCOM_PIPELINE_DEMO", "") == "1"
-
-
 # -- several workspaces: one named connection per code location ---------------------------------
-CONNECTION_ENV = "INTERCOM_PIPELINE_CONNECTION"
 CONNECTION_SETTINGS = ("access_token", "region", "base_url", "version")
 _CONNECTION_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
@@ -110,15 +125,3 @@ def named_connection_settings(name: str | None, environ: dict[str, str] | None =
         base_url=base_url_for(region, env.get(names["base_url"])),
         version=env.get(names["version"]) or DEFAULT_VERSION,
     )
-
-
-def current_connection(environ: dict[str, str] | None = None) -> str:
-    """The connection the Dagster definitions are being built for (``INTERCOM_PIPELINE_CONNECTION``)."""
-    env = os.environ if environ is None else environ
-    return connection_name(env.get(CONNECTION_ENV))
-
-
-def asset_key_prefix(environ: dict[str, str] | None = None) -> list[str]:
-    """Asset key prefix of the current connection: none for the default, ``[<name>]`` otherwise."""
-    name = current_connection(environ)
-    return [name] if name else []

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
-import os
 import sys
 import time
 import traceback
@@ -27,8 +27,9 @@ import pyarrow.dataset as ds
 
 from intercom_pipeline import connections, run_recovery, storage
 from intercom_pipeline.connections import Connection
+from intercom_pipeline.definitions import build_defs
+from intercom_pipeline.defs.common import LocationSettings
 from intercom_pipeline.instance import project_instance
-from intercom_pipeline.settings import data_root
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,10 +43,14 @@ class DemoRun:
     connection: Connection
     instance: dg.DagsterInstance
     defs: dg.Definitions
-    root: Path
+    location: LocationSettings
     workspace: str = ""
     failures: list[str] = field(default_factory=list)
     rows: list[tuple[str, str, str]] = field(default_factory=list)  # (what, figure, where)
+
+    @property
+    def root(self) -> Path:
+        return self.location.data_root
 
     def step(self, title: str, action: Callable[[], None]) -> None:
         started = time.monotonic()
@@ -82,16 +87,14 @@ def _root_cause(error) -> str:
 def run_demo(args: argparse.Namespace) -> int:
     started = time.monotonic()
     with demo_connection(args.contacts) as connection:
-        if connection.fake:
-            os.environ["INTERCOM_PIPELINE_DEMO"] = "1"
         instance = project_instance()
+        # Schedules, sensors and the fake's resolution switched on against the fake.
+        location = dataclasses.replace(LocationSettings.from_env(), demo=connection.fake)
         # A demo killed earlier must not leave a run holding the pool's slots for this one.
-        recovered = run_recovery.recover(instance, data_root()).describe()
+        recovered = run_recovery.recover(instance, location.data_root).describe()
         if recovered:
             print(recovered, flush=True)
-        from intercom_pipeline.definitions import defs  # after the environment points at Intercom
-
-        run = DemoRun(connection, instance, defs, data_root())
+        run = DemoRun(connection, instance, build_defs(location), location)
         from intercom_pipeline.cli import demo_steps
 
         for title, action in demo_steps.steps(run):

@@ -51,9 +51,9 @@ def check_connection(run: DemoRun) -> None:
 
 
 def detection(run: DemoRun) -> None:
-    from intercom_pipeline.defs.detection import DETECTION_PARTITIONS
+    from intercom_pipeline.defs.detection import detection_partitions
 
-    window = DETECTION_PARTITIONS.get_last_partition_key()
+    window = detection_partitions(run.location).get_last_partition_key()
     run.execute("detection_job", partition_key=window)
     for dataset in ("inventory", "changes"):
         path = run.root / "detection" / dataset
@@ -72,12 +72,10 @@ def discovery(run: DemoRun) -> None:
 
 
 def exports(run: DemoRun) -> None:
-    from intercom_pipeline.defs.exports import history_start
-
     today = datetime.now(UTC).date().isoformat()
     run.execute("exports_snapshot_job", partition_key=today)
     run.execute("exports_incremental_job", tags={
-        "dagster/asset_partition_range_start": history_start(),
+        "dagster/asset_partition_range_start": run.location.start,
         "dagster/asset_partition_range_end": today,
     })
     run.execute("warehouse_job")

@@ -80,10 +80,12 @@ def refuse_if_running(instance: dg.DagsterInstance, request_id: str) -> None:
 def execute_in_process(instance: dg.DagsterInstance, job_name: str, run_config: dict[str, Any],
                        tags: dict[str, str]) -> Outcome:
     from intercom_pipeline.defs import privacy, resources
+    from intercom_pipeline.defs.common import LocationSettings
 
     # The privacy jobs with the shared resources only: a request never waits on another area's
     # definitions loading. The runs land in the same instance the UI shows.
-    defs = dg.Definitions.merge(resources.defs, privacy.defs)
+    location = LocationSettings.from_env()
+    defs = dg.Definitions.merge(resources.build(location), privacy.build(location))
     result = defs.resolve_job_def(job_name).execute_in_process(
         run_config=run_config, instance=instance, raise_on_error=False,
         tags={**tags, **run_recovery.process_tags()})  # lets a later check see this process die

@@ -4,6 +4,9 @@ The fake runs as its own process (``intercom-pipeline emulator``) so that it out
 reloads. It is registered as connection ``default`` in ``<data root>/connections/default.json``
 (0600) and demo mode is switched on, so Dagster's webserver, daemon and run workers resolve it by
 name (``connections.resolve(fake=True)``); no token travels through the environment or run config.
+The instance is the operator's ``DAGSTER_HOME`` when set, else the project's local one
+(``instance.dagster_home``). The code locations are the checkout's ``workspace.yaml``, or for an
+installed package the default location (``intercom_pipeline.definitions:defs``).
 """
 
 from __future__ import annotations
@@ -15,12 +18,16 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 
 from intercom_pipeline import connections
 from intercom_pipeline.connections import DEMO_CONTACTS, DEMO_RATE_LIMIT, FAKE_TOKEN
-from intercom_pipeline.instance import REPO_ROOT, dagster_home
+from intercom_pipeline.instance import HOME_ENV, dagster_home
+
+# A source checkout's workspace.yaml (absent from an installed package).
+CHECKOUT_WORKSPACE = Path(__file__).resolve().parents[2] / "workspace.yaml"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,7 +66,8 @@ def start_emulator(port: int, contacts: int) -> tuple[subprocess.Popen, str]:
 
 
 def dagster_dev_env(base_url: str | None) -> dict[str, str]:
-    env = dict(os.environ, DAGSTER_HOME=str(dagster_home()))
+    env = dict(os.environ)
+    env[HOME_ENV] = env.get(HOME_ENV) or str(dagster_home())
     if base_url:
         env.update(INTERCOM_PIPELINE_DEMO="1")
     return env
@@ -73,12 +81,12 @@ def run_ui(args: argparse.Namespace) -> int:
         emulator, base_url = start_emulator(args.emulator_port or free_port(), args.contacts)
         registered = connections.register_fake(connections.DEFAULT, base_url)
         print(f"No Intercom token configured: the fake Intercom serves at {base_url}; demo mode is on.")
-    command = [
-        sys.executable, "-m", "dagster", "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-p", str(args.port),
-    ]
+    locations = (["-w", str(CHECKOUT_WORKSPACE)] if CHECKOUT_WORKSPACE.is_file()
+                 else ["-m", "intercom_pipeline.definitions", "-a", "defs"])
+    command = [sys.executable, "-m", "dagster", "dev", *locations, "-p", str(args.port)]
     print(f"Dagster UI: http://127.0.0.1:{args.port} (instance under {dagster_home()})")
     # A background shell starts us with SIGINT ignored; dagster dev relies on SIGINT to shut down.
-    dev = subprocess.Popen(command, env=dagster_dev_env(base_url), cwd=REPO_ROOT,
+    dev = subprocess.Popen(command, env=dagster_dev_env(base_url),
                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         return dev.wait()

@@ -3,7 +3,10 @@
 Thin wiring over ``intercom_pipeline.privacy`` (plain modules, tested without Dagster). Both jobs
 are op graphs: a search op fans out per batch of contacts with ``DynamicOut`` (mapping keys
 ``c_0``, ``c_1``… — never ids or emails), per-batch ops do the Intercom work, and a collect step
-finishes the request. Every op that calls Intercom is in the ``intercom_api`` pool.
+finishes the request. Every op that calls Intercom is in the ``intercom_privacy`` pool (its own:
+a privacy step never waits for a slot an export holds), and the jobs carry
+``dagster/priority=10`` so a queued privacy run is dequeued first. ``build(location)`` adds the
+inbox sensor with the location's default status.
 
 Privacy in operation: the email never enters Dagster. Intake (the CLI, the inbox sensor) seals the
 request (``privacy.sealed``: a 0600 file addressed by request id) and the run config carries only
@@ -25,12 +28,13 @@ from pydantic import Field
 
 from intercom_pipeline import connections, run_recovery, settings, storage
 from intercom_pipeline.defs import recovery
+from intercom_pipeline.defs.common import PRIVACY_POOL, PRIVACY_RUN_TAGS, LocationSettings
 from intercom_pipeline.defs.resources import DataRootResource
 from intercom_pipeline.privacy import access_package, audit, deletion, inbox, manual, retention, sealed
 from intercom_pipeline.privacy.access import find_contacts
 from intercom_pipeline.privacy.requests import PrivacyRequest, PrivacyRequestError, RunOptions
 
-POOL = "intercom_api"
+POOL = PRIVACY_POOL
 # Intercom calls already retry inside the client; op retries cover what is left (a verify that
 # raced a search index, a crashed step process). Scope and reachability errors bypass them.
 OP_RETRY = dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
@@ -227,7 +231,8 @@ def write_access_package(context: dg.OpExecutionContext, request_id: str, parts:
     return str(path)
 
 
-@dg.job(description="Privacy access request: everything Intercom holds about one email, as a package.")
+@dg.job(description="Privacy access request: everything Intercom holds about one email, as a package.",
+        tags=PRIVACY_RUN_TAGS)
 def access_job():
     request_id, batches = find_access_subject()
     parts = batches.map(lambda batch: fetch_contact_batch(request_id, batch))
@@ -308,7 +313,8 @@ def write_deletion_receipt(context: dg.OpExecutionContext, request_id: str, veri
     return str(path)
 
 
-@dg.job(description="Privacy deletion request: find, preview, delete, verify, erase local copies, receipt.")
+@dg.job(description="Privacy deletion request: find, preview, delete, verify, erase local copies, receipt.",
+        tags=PRIVACY_RUN_TAGS)
 def deletion_job():
     plan, request_id, batches = plan_deletion_request()
     deleted = batches.map(lambda batch: delete_contact_batch(request_id, batch))
@@ -341,26 +347,33 @@ def router(fake: bool, root: Path) -> inbox.Router:
     return route
 
 
-@dg.sensor(jobs=[access_job, deletion_job], minimum_interval_seconds=15,
-           # On against the demo's fake; against a real workspace someone turns it on in the UI.
-           default_status=dg.DefaultSensorStatus.RUNNING if settings.demo_mode() else dg.DefaultSensorStatus.STOPPED)
-def privacy_inbox_sensor(context: dg.SensorEvaluationContext, data_root: DataRootResource) -> dg.SensorResult:
-    """One run per request file in ``privacy/inbox/``, for every configured workspace; ``run_key`` is
-    the request id. Applies the retention policy on every tick."""
-    root = data_root.path()
-    recovery.recover_and_log(context, data_root)  # a dead run's slots never delay these requests
-    retention.sweep(root)
-    claimed, rejected = inbox.claim(root, router(settings.demo_mode(), root))
-    if rejected:
-        context.log.warning(f"privacy inbox: {len(rejected)} entr(y/ies) refused; redacted records in privacy/rejected/")
-    runs = [dg.RunRequest(run_key=item.request.request_id, job_name=job_name_for(item.request),
-                          run_config=run_config_for(item.request.request_id, item.request.type, "inbox",
-                                                    item.connection, item.fake),
-                          tags={"privacy/request_id": item.request.request_id, "privacy/type": item.request.type})
-            for item in claimed]
-    if not runs:
-        return dg.SensorResult(skip_reason=f"inbox empty ({len(rejected)} refused)")
-    return dg.SensorResult(run_requests=runs)
+def inbox_sensor(demo: bool = False) -> dg.SensorDefinition:
+    """The inbox sensor of a location: on against the demo's fake (and routing among the fakes);
+    against a real workspace someone turns it on in the UI."""
+
+    @dg.sensor(name="privacy_inbox_sensor", jobs=[access_job, deletion_job], minimum_interval_seconds=15,
+               default_status=dg.DefaultSensorStatus.RUNNING if demo else dg.DefaultSensorStatus.STOPPED)
+    def privacy_inbox_sensor(context: dg.SensorEvaluationContext, data_root: DataRootResource) -> dg.SensorResult:
+        """One run per request file in ``privacy/inbox/``, for every configured workspace; ``run_key`` is
+        the request id. Applies the retention policy on every tick."""
+        root = data_root.path()
+        recovery.recover_and_log(context, data_root)  # a dead run's slots never delay these requests
+        retention.sweep(root)
+        claimed, rejected = inbox.claim(root, router(demo, root))
+        if rejected:
+            context.log.warning(f"privacy inbox: {len(rejected)} entr(y/ies) refused; redacted records in privacy/rejected/")
+        runs = [dg.RunRequest(run_key=item.request.request_id, job_name=job_name_for(item.request),
+                              run_config=run_config_for(item.request.request_id, item.request.type, "inbox",
+                                                        item.connection, item.fake),
+                              tags={"privacy/request_id": item.request.request_id, "privacy/type": item.request.type})
+                for item in claimed]
+        if not runs:
+            return dg.SensorResult(skip_reason=f"inbox empty ({len(rejected)} refused)")
+        return dg.SensorResult(run_requests=runs)
+
+    return privacy_inbox_sensor
 
 
-defs = dg.Definitions(jobs=[access_job, deletion_job], sensors=[privacy_inbox_sensor, recovery.run_recovery_sensor])
+def build(location: LocationSettings) -> dg.Definitions:
+    return dg.Definitions(jobs=[access_job, deletion_job],
+                          sensors=[inbox_sensor(location.demo), recovery.run_recovery_sensor])

@@ -25,9 +25,9 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from intercom_pipeline import connections, settings
+from intercom_pipeline import connections
 from intercom_pipeline.defs import detection
-from intercom_pipeline.defs.detection import DETECTION_PARTITIONS
+from intercom_pipeline.defs.common import LocationSettings
 from intercom_pipeline.defs.resources import DataRootResource, IntercomResource
 from intercom_pipeline.webhooks import reconcile, topics, upstream
 from intercom_pipeline.webhooks.queue import Queue
@@ -83,8 +83,8 @@ def _erasure_request(app_id: str, records: list[dict[str, Any]]) -> dg.RunReques
                                "webhooks/contacts": str(len(ids))})
 
 
-def _detection_request(app_id: str, records: list[dict[str, Any]]) -> dg.RunRequest | None:
-    partition = DETECTION_PARTITIONS.get_last_partition_key()
+def _detection_request(app_id: str, records: list[dict[str, Any]], partitions: Any) -> dg.RunRequest | None:
+    partition = partitions.get_last_partition_key()
     if partition is None:
         return None
     objects = sorted({topics.object_type(r["topic"]) for r in records})
@@ -94,7 +94,7 @@ def _detection_request(app_id: str, records: list[dict[str, Any]]) -> dg.RunRequ
                                "webhooks/notifications": str(len(records))})
 
 
-def requests_for(pending: list[dict[str, Any]]) -> list[dg.RunRequest]:
+def requests_for(pending: list[dict[str, Any]], partitions: Any) -> list[dg.RunRequest]:
     """The runs a batch of queued notifications asks for (one erasure and one detection per workspace)."""
     by_app: dict[tuple[str, topics.Action], list[dict[str, Any]]] = defaultdict(list)
     for record in pending:
@@ -106,7 +106,7 @@ def requests_for(pending: list[dict[str, Any]]) -> list[dg.RunRequest]:
         if action is topics.Action.ERASE:
             runs.append(_erasure_request(app_id, records))
         elif action is topics.Action.DETECT:
-            request = _detection_request(app_id, records)
+            request = _detection_request(app_id, records, partitions)
             runs += [request] if request else []
     return runs
 
@@ -137,7 +137,7 @@ def reconciliation_job() -> None:
     reconcile_contacts()
 
 
-def build_sensor(detection_job: Any) -> dg.SensorDefinition:
+def build_sensor(detection_job: Any, partitions: Any) -> dg.SensorDefinition:
     """The queue sensor, targeting the code location's own ``detection_job``."""
 
     @dg.sensor(jobs=[upstream_erasure_job, detection_job], minimum_interval_seconds=15,
@@ -160,21 +160,21 @@ def build_sensor(detection_job: Any) -> dg.SensorDefinition:
         new = [r for r in mine if r["id"] not in requested]
         if not new:
             return dg.SensorResult(skip_reason="no new webhook notifications for this workspace", cursor="[]")
-        runs = requests_for(new)
+        runs = requests_for(new, partitions)
         context.log.info(f"{len(new)} notification(s) -> {len(runs)} run(s)")
         return dg.SensorResult(run_requests=runs, cursor=json.dumps(sorted(r["id"] for r in new)))
 
     return webhook_queue_sensor
 
 
-reconciliation_schedule = dg.ScheduleDefinition(
-    job=reconciliation_job, cron_schedule="30 3 * * *", name="reconciliation_daily",
-    default_status=dg.DefaultScheduleStatus.RUNNING if settings.demo_mode() else dg.DefaultScheduleStatus.STOPPED)
+def build(location: LocationSettings, detection_job: Any) -> dg.Definitions:
+    """This area's definitions for a location whose detection job is ``detection_job``."""
+    schedule = dg.ScheduleDefinition(
+        job=reconciliation_job, cron_schedule="30 3 * * *", name="reconciliation_daily",
+        default_status=dg.DefaultScheduleStatus.RUNNING if location.demo else dg.DefaultScheduleStatus.STOPPED)
+    return dg.Definitions(jobs=[upstream_erasure_job, reconciliation_job], sensors=[build_sensor(detection_job, detection.detection_partitions(location))],
+                          schedules=[schedule])
 
-def build_defs(detection_job: Any) -> dg.Definitions:
-    """This area's definitions for a code location whose detection job is ``detection_job``."""
-    return dg.Definitions(jobs=[upstream_erasure_job, reconciliation_job], sensors=[build_sensor(detection_job)],
-                          schedules=[reconciliation_schedule])
 
-
-defs = build_defs(detection.detection_job)
+# The jobs alone (tests and scripts add resources to run them).
+defs = dg.Definitions(jobs=[upstream_erasure_job, reconciliation_job])

@@ -145,10 +145,13 @@ class IntercomClient(ConcurrencyMixin, EndpointsMixin):
         return check_connection(self)
 
     def _share_budget(self) -> None:
-        if self.config.ratelimit_dir and self._me:
-            workspace = (self._me.get("app") or {}).get("id_code")
-            if workspace:
-                self.budget.share_with_processes(self.config.ratelimit_dir / f"workspace={workspace}.sqlite")
+        workspace = ((self._me or {}).get("app") or {}).get("id_code")
+        if not workspace:
+            return
+        if self.config.ratelimit_url:
+            self.budget.share_in_database(self.config.ratelimit_url, str(workspace))
+        elif self.config.ratelimit_dir:
+            self.budget.share_with_processes(self.config.ratelimit_dir / f"workspace={workspace}.sqlite")
 
     # -- the request pipeline --------------------------------------------------------------
     def request(

@@ -54,6 +54,9 @@ class ClientConfig:
     assumed_limit_per_minute: int = 1000
     # Optional SQLite bucket shared by every process using this folder (one file per workspace).
     ratelimit_dir: Path | None = None
+    # Optional Postgres database (postgresql://…) holding the bucket shared by every machine;
+    # wins over ratelimit_dir.
+    ratelimit_url: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         _check(0 < self.target_utilization <= 1, "target_utilization", "a fraction in (0, 1]", self.target_utilization)

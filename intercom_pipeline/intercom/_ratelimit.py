@@ -5,8 +5,14 @@ process share it. The bucket's rate is ``limit × target_utilization × rate_sha
 with a small burst, so requests flow evenly instead of bursting and then sleeping. The limit and
 the window length are learned from ``X-RateLimit-Limit`` / ``-Reset``; ``-Remaining`` is watched
 so that when somebody else spends the workspace's budget we pause until the window resets instead
-of running into 429s. With ``ratelimit_dir`` set the bucket lives in SQLite
-(``workspace=<id>.sqlite``), shared by every process and run that uses the same workspace.
+of running into 429s.
+
+Sharing one workspace's budget between processes: with ``ratelimit_dir`` the bucket lives in
+SQLite (``workspace=<id>.sqlite``, file-locked: one machine, local disk). With ``ratelimit_url``
+(``postgresql://…``, e.g. the Dagster instance's own database) it lives in a Postgres table
+(``ratelimit___intercom_<id>``) that every machine draws from; pyrate-limiter takes a table
+lock per admission, so processes on several machines never admit more than the bucket's rate.
+The bucket's timestamps are the clients' clocks: machines sharing a bucket must run NTP.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import math
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 from pyrate_limiter import GCRA, AbstractBucket, Rate, RateItem, SQLiteBucket, StateBucket
@@ -47,7 +54,7 @@ class RateBudget:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._bucket: AbstractBucket = StateBucket(self._rates(), algorithm=GCRA())
-        self._shared_path: Path | None = None
+        self._shared: tuple[str, ...] | None = None  # where the bucket lives, when shared
         self.remaining: int | None = None
         self.reset_at: float | None = None
         self._paused_until = 0.0
@@ -70,14 +77,27 @@ class RateBudget:
 
     def share_with_processes(self, path: Path) -> None:
         """Move the bucket to a SQLite file so every process of this workspace draws from it."""
+        self._share(("sqlite", str(path)))
+
+    def share_in_database(self, url: str, workspace: str) -> None:
+        """Move the bucket to a Postgres table so every machine using ``url`` draws from it."""
+        self._share(("postgres", url, workspace))
+
+    def _share(self, where: tuple[str, ...]) -> None:
         with self._lock:
-            if self._shared_path == path:
+            if self._shared == where:
                 return
+            self._shared = where
+            self._bucket = self._shared_bucket()
+
+    def _shared_bucket(self) -> AbstractBucket:
+        assert self._shared is not None
+        kind, *args = self._shared
+        if kind == "sqlite":
+            path = Path(args[0])
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._bucket = SQLiteBucket.init_from_file(
-                self._window_rates(), db_path=str(path), use_file_lock=True
-            )
-            self._shared_path = path
+            return SQLiteBucket.init_from_file(self._window_rates(), db_path=str(path), use_file_lock=True)
+        return _postgres_bucket(args[0], args[1], self._window_rates())
 
     def _target(self) -> int:
         return max(1, math.floor(self._limit * self._fraction))
@@ -122,7 +142,7 @@ class RateBudget:
     def _trim(self, now_ms: int) -> None:
         # A log bucket keeps a row per request; drop rows older than the longest window now and then.
         self._puts += 1
-        if self._puts % 500 == 0 and isinstance(self._bucket, SQLiteBucket):
+        if self._puts % 500 == 0 and self._shared is not None:
             self._bucket.leak(now_ms)
 
     def observe(self, headers: httpx.Headers) -> None:
@@ -163,6 +183,8 @@ class RateBudget:
     def _retune(self) -> None:
         if isinstance(self._bucket, SQLiteBucket):
             self._bucket.rates = self._window_rates()
+        elif self._shared is not None:  # a Postgres bucket composes its queries for its rates
+            self._bucket = self._shared_bucket()
         else:
             self._bucket = StateBucket(self._rates(), algorithm=GCRA())
 
@@ -171,6 +193,28 @@ class RateBudget:
         if remaining <= self._reserve and self.reset_at is not None:
             now = self._clock()
             self._paused_until = max(self._paused_until, min(self.reset_at, now + self._window))
+
+
+_POOLS: dict[str, Any] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _postgres_bucket(url: str, workspace: str, rates: list[Rate]) -> AbstractBucket:
+    """A bucket in table ``ratelimit___intercom_<workspace>`` (one small connection pool per URL)."""
+    try:
+        from psycopg_pool import ConnectionPool
+        from pyrate_limiter import PostgresBucket
+    except ImportError:
+        raise RuntimeError("a shared rate budget in Postgres needs the postgres extra: "
+                           "pip install 'intercom-pipeline[postgres]'") from None
+    conninfo = url.replace("postgresql+psycopg2://", "postgresql://", 1)
+    with _POOLS_LOCK:
+        pool = _POOLS.get(conninfo)
+        if pool is None:
+            pool = _POOLS[conninfo] = ConnectionPool(conninfo, min_size=1, max_size=4, open=True)
+    table = "intercom_" + "".join(ch if ch.isalnum() else "_" for ch in workspace.lower())
+    bucket: AbstractBucket = PostgresBucket(pool, table, rates)
+    return bucket
 
 
 def _int(value: str | None) -> int | None:

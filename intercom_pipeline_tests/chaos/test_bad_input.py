@@ -22,6 +22,7 @@ from intercom_pipeline import storage
 from intercom_pipeline.cli import main as cli
 from intercom_pipeline.defs import privacy as privacy_defs
 from intercom_pipeline.defs import resources
+from intercom_pipeline.defs.common import LocationSettings
 from intercom_pipeline.emulator.config import DEFAULT_TOKEN
 from intercom_pipeline.privacy import sealed
 from intercom_pipeline.privacy.requests import PrivacyRequest
@@ -159,10 +160,10 @@ def test_the_inbox_refuses_every_malformed_entry_and_still_runs_the_good_one(wor
     for entry in folder.iterdir():
         os.utime(entry, (time.time() - 60, time.time() - 60), follow_symlinks=False)
     before = snapshot(tmp_path, data_root)
-    defs = dg.Definitions.merge(resources.defs, privacy_defs.defs)
+    defs = dg.Definitions.merge(resources.build(LocationSettings.from_env()), privacy_defs.build(LocationSettings.from_env()))
 
     with dg.instance_for_test() as instance:
-        result = within(120, lambda: privacy_defs.privacy_inbox_sensor(
+        result = within(120, lambda: privacy_defs.inbox_sensor()(
             dg.build_sensor_context(instance=instance, resources=defs.resources)))
 
     assert [r.run_key for r in result.run_requests] == ["the_good_one"]
@@ -209,7 +210,7 @@ LAUNCHPAD_BOUNDS = [({"batch_size": -5}, "batch_size"), ({"batch_size": 0}, "bat
 
 
 def _launch(config: dict[str, Any]) -> dg.ExecuteInProcessResult:
-    defs = dg.Definitions.merge(resources.defs, privacy_defs.defs)
+    defs = dg.Definitions.merge(resources.build(LocationSettings.from_env()), privacy_defs.build(LocationSettings.from_env()))
     with dg.instance_for_test() as instance:
         return defs.resolve_job_def("deletion_job").execute_in_process(
             run_config={"ops": {"plan_deletion_request": {"config": config}}}, instance=instance, raise_on_error=False)

@@ -7,7 +7,6 @@ it is killed. The end-to-end kill of ``access``/``delete`` themselves is in ``te
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import dagster as dg
 import pytest
 
 from intercom_pipeline import run_recovery
-from intercom_pipeline.instance import REPO_ROOT
+from intercom_pipeline.instance import project_instance_yaml
 from intercom_pipeline_tests.chaos import victim
 
 TIMEOUT = 120.0
@@ -38,7 +37,7 @@ def wait_for(predicate, what: str, timeout: float = TIMEOUT):
 def home(tmp_path) -> Path:
     folder = tmp_path / "dagster_home"
     folder.mkdir()
-    shutil.copyfile(REPO_ROOT / "dagster.yaml", folder / "dagster.yaml")  # the project's pools
+    (folder / "dagster.yaml").write_bytes(project_instance_yaml())  # the project's pools
     return folder
 
 
@@ -142,3 +141,19 @@ def test_every_sensor_tick_fails_dead_runs_before_it_starts_work(home, instance,
     evaluate(dg.build_sensor_context(instance=instance, resources={"data_root": DataRootResource(path=str(tmp_path))}))
     assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
     assert holders(instance) == set()
+
+
+def test_a_queued_run_whose_worker_started_long_after_it_was_created_is_alive(instance, tmp_path):
+    """A queued run is created at submission and its worker starts when the daemon dequeues it."""
+    run = instance.create_run_for_job(victim.victim_job)  # queued now ...
+    time.sleep(6)  # ... dequeued later: the worker process is younger than the run (not a timing assertion)
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        instance.report_dagster_event(dg.DagsterEvent(
+            event_type_value=dg.DagsterEventType.RUN_START.value, job_name=run.job_name, pid=worker.pid), run.run_id)
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED
+        assert run_recovery.reap_dead_runs(instance) == []
+    finally:
+        worker.kill()
+        worker.wait(timeout=TIMEOUT)
+    assert run_recovery.reap_dead_runs(instance) == [run.run_id]

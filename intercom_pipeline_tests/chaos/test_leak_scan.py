@@ -17,6 +17,7 @@ import pytest
 from intercom_pipeline.cli import main as cli
 from intercom_pipeline.defs import privacy as privacy_defs
 from intercom_pipeline.defs import resources
+from intercom_pipeline.defs.common import LocationSettings
 from intercom_pipeline.emulator.config import DEFAULT_TOKEN
 from intercom_pipeline.instance import project_instance
 from intercom_pipeline.privacy import audit, retention
@@ -52,9 +53,9 @@ def leaks(root: Path, needle: str) -> list[str]:
 
 def tick_inbox(root: Path) -> None:
     """Evaluate the inbox sensor on the project's instance and run what it requests, as the daemon would."""
-    defs = dg.Definitions.merge(resources.defs, privacy_defs.defs)
+    defs = dg.Definitions.merge(resources.build(LocationSettings.from_env()), privacy_defs.build(LocationSettings.from_env()))
     with project_instance() as instance:
-        result = privacy_defs.privacy_inbox_sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
+        result = privacy_defs.inbox_sensor()(dg.build_sensor_context(instance=instance, resources=defs.resources))
         assert isinstance(result, dg.SensorResult)
         for request in result.run_requests or []:
             assert request.job_name is not None

@@ -18,6 +18,7 @@ import dagster as dg
 import pytest
 
 from intercom_pipeline import definitions, settings
+from intercom_pipeline.defs.common import LocationSettings
 from intercom_pipeline.defs.resources import IntercomResource
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,8 +45,6 @@ def test_named_connection_reads_only_its_own_variables():
     for bad in ("EU", "1eu", "eu-west", "eu/x"):
         with pytest.raises(settings.SettingsError, match="connection name"):
             settings.connection_name(bad)
-    assert settings.asset_key_prefix({settings.CONNECTION_ENV: "eu"}) == ["eu"]
-    assert settings.asset_key_prefix({}) == []
 
 
 def test_resource_uses_the_connection_variables(monkeypatch):
@@ -72,6 +71,7 @@ def test_second_location_in_its_own_process_prefixes_every_key():
             "jobs": jobs,
             "connection": defs.resources["intercom"].connection,
             "token_in_config": defs.resources["intercom"].access_token,
+            "pools": sorted({n.pool for j in defs.resolve_all_job_defs() for n in j.graph.node_defs if n.pool}),
             "default_keys": sorted(k.to_user_string() for k in module.defs.resolve_asset_graph().get_all_asset_keys()),
         }))
     """)
@@ -90,6 +90,8 @@ def test_second_location_in_its_own_process_prefixes_every_key():
     assert out["sensor"] == "eu/detection_changes"
     assert out["connection"] == "eu"
     assert out["token_in_config"] == ""  # resolved at run time by connections.resolve, never config
+    # its own pool for bulk reads; privacy steps in their own pool, never behind an export
+    assert out["pools"] == ["intercom_api/eu", "intercom_privacy"]
     assert "eu/tags" in out["jobs"]["exports_snapshot_job"]
     assert out["jobs"]["warehouse_job"] == ["eu/warehouse"]
     assert {"detection_job", "discovery_job", "access_job", "deletion_job"} <= set(out["jobs"])
@@ -128,8 +130,8 @@ def test_each_location_exports_its_own_workspace_into_one_data_root(emulator_fac
         monkeypatch.setenv("INTERCOM_BASE_URL", url_a)
         monkeypatch.setenv("INTERCOM_SECOND_ACCESS_TOKEN", "emulator-token")
         monkeypatch.setenv("INTERCOM_SECOND_BASE_URL", url_b)
-        for defs, key in ((definitions.defs, dg.AssetKey("tags")),
-                          (definitions.definitions_for("second"), dg.AssetKey(["second", "tags"]))):
+        for defs, key in ((definitions.build_defs(""), dg.AssetKey("tags")),
+                          (definitions.build_defs("second"), dg.AssetKey(["second", "tags"]))):
             asset = next(a for a in defs.assets if key in a.keys)
             result = dg.materialize([asset], partition_key=today, resources=defs.resources)
             assert result.success
@@ -140,4 +142,46 @@ def test_each_location_exports_its_own_workspace_into_one_data_root(emulator_fac
         files = list((data_root / "exports" / "tags" / f"workspace={emu.app_id}").rglob("*.parquet"))
         assert files, f"no tags export for workspace {emu.app_id}"
         assert emu.stats()  # each fake was actually called
-    assert definitions.defs_second is definitions.definitions_for("second")  # built once per process
+    assert definitions.defs_second is definitions.defs_second  # built once per process
+
+
+def test_build_defs_reads_settings_without_rewriting_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("INTERCOM_PIPELINE_DATA", str(tmp_path))
+    before = dict(os.environ)
+    eu = definitions.build_defs("eu")
+    assert dict(os.environ) == before
+    assert eu.resources["data_root"].root == str(tmp_path)  # recorded, absolute
+    assert eu.resources["intercom"].data_root == str(tmp_path)
+    explicit = definitions.build_defs(LocationSettings(data_root=tmp_path / "other", connection="apac", demo=True))
+    assert explicit.resources["data_root"].root == str(tmp_path / "other")
+    assert explicit.resources["intercom"].fake  # demo: the fake is resolved, recorded in config
+    sensor = next(s for s in explicit.sensors if s.name == "discovery_on_change")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_partitions_and_data_root_are_the_same_in_every_process_whatever_its_directory(tmp_path):
+    """A code server and a run worker started elsewhere (another cwd) build the same partitions
+    and write to the same absolute data root."""
+    script = textwrap.dedent("""
+        import json
+        from intercom_pipeline.definitions import build_defs
+        defs = build_defs("eu")
+        job = defs.resolve_job_def("discovery_job")
+        print(json.dumps({"start": job.partitions_def.get_first_partition_key(),
+                          "root": defs.resources["data_root"].root}))
+    """)
+    seen = []
+    for cwd in (REPO, tmp_path):
+        done = subprocess.run([sys.executable, "-c", script], env=_clean_env(), cwd=cwd, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-3000:]
+        seen.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert seen[0] == seen[1]
+    assert seen[0]["start"].startswith("2026-01-01")
+    assert seen[0]["root"] == str(REPO / "data")
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_relative_data_root_is_an_error_naming_the_variable():
+    with pytest.raises(settings.SettingsError, match="INTERCOM_PIPELINE_DATA must be an absolute path"):
+        settings.data_root({"INTERCOM_PIPELINE_DATA": "data"})

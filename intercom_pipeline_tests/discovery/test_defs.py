@@ -13,8 +13,22 @@ import pandas as pd
 import pytest
 
 from intercom_pipeline.defs import detection, discovery
+from intercom_pipeline.defs.common import LocationSettings
 from intercom_pipeline.defs.resources import DataRootResource, IntercomResource
 from intercom_pipeline_tests.discovery.conftest import DAY
+
+LOCATION = LocationSettings(data_root=Path("/nonexistent-data-root"))  # resources below name the root
+DETECTION, DISCOVERY = detection.build(LOCATION), discovery.build(LOCATION)
+
+
+def _asset(defs: dg.Definitions, key: str) -> dg.AssetsDefinition:
+    return next(a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition) and dg.AssetKey(key) in a.keys)
+
+
+detection_inventory, detection_changes = _asset(DETECTION, "detection_inventory"), _asset(DETECTION, "detection_changes")
+discovery_counts_and_samples = _asset(DISCOVERY, "discovery_counts")
+discovery_classification = _asset(DISCOVERY, "discovery_classification")
+[discovery_on_change] = list(DISCOVERY.sensors or [])
 
 
 @pytest.fixture
@@ -44,25 +58,26 @@ def test_definitions_load_with_groups_kinds_pools_schedules_and_sensor() -> None
         assert "parquet" in specs[key].kinds
     assert "intercom" in specs["discovery_samples"].kinds
     assert "intercom" in specs["detection_inventory"].kinds
-    assert discovery.discovery_counts_and_samples.op.pool == "intercom_api"
-    assert detection.detection_inventory.op.pool == "intercom_api"
+    assert discovery_counts_and_samples.op.pool == "intercom_api/default"
+    assert detection_inventory.op.pool == "intercom_api/default"
     assert {s.name for s in defs.schedules or []} >= {"detection_hourly", "discovery_daily"}
     assert "discovery_on_change" in {s.name for s in defs.sensors or []}
-    assert isinstance(detection.detection_partitions("daily"), dg.DailyPartitionsDefinition)
+    daily = LocationSettings(data_root=Path("/x"), detection_window="daily")
+    assert isinstance(detection.detection_partitions(daily), dg.DailyPartitionsDefinition)
     with pytest.raises(ValueError, match="hourly"):
-        detection.detection_partitions("weekly")
+        LocationSettings(data_root=Path("/x"), detection_window="weekly")
 
 
 def test_detection_then_sensor_launches_discovery_for_the_changed_objects(resources, data_root, live_emulator) -> None:
     with dg.instance_for_test() as instance:
         window, later = "2026-11-20-10:00", "2026-11-20-11:00"
-        result = dg.materialize([detection.detection_inventory, detection.detection_changes], partition_key=window,
+        result = dg.materialize([detection_inventory, detection_changes], partition_key=window,
                                 resources=resources, instance=instance)
         assert result.success
         changes_md = result.asset_materializations_for_node("detection_changes")[0].metadata
         assert "contacts" in str(changes_md["affected_objects"].value).split(",")  # first snapshot: all appeared
         context = dg.build_sensor_context(instance=instance)
-        requests = list(discovery.discovery_on_change(context) or [])
+        requests = list(discovery_on_change(context) or [])
         keys = {r.partition_key for r in requests}
         assert dg.MultiPartitionKey({"date": window[:10], "object": "contacts"}) in keys
         assert {r.run_key for r in requests} >= {f"{window}|contacts", f"{window}|notes"}
@@ -70,12 +85,12 @@ def test_detection_then_sensor_launches_discovery_for_the_changed_objects(resour
 
         # An attribute added to the fake: the next window's feed names only contacts.
         live_emulator.emulator.backend.add_data_attribute("contact", "shoe_size", "integer")
-        result = dg.materialize([detection.detection_inventory, detection.detection_changes], partition_key=later,
+        result = dg.materialize([detection_inventory, detection_changes], partition_key=later,
                                 resources=resources, instance=instance)
         feed = pd.read_parquet(data_root / "detection" / "changes")
         added = feed[(feed["change"] == "attribute_added")]
         assert "custom_attributes.shoe_size" in set(added["name"])
-        requests = list(discovery.discovery_on_change(dg.build_sensor_context(
+        requests = list(discovery_on_change(dg.build_sensor_context(
             instance=instance, cursor=context.cursor)) or [])
         assert {_dimensions(r)["object"] for r in requests} == {"contacts", "notes", "events"}
 
@@ -83,7 +98,7 @@ def test_detection_then_sensor_launches_discovery_for_the_changed_objects(resour
 def test_discovery_partition_materializes_with_passing_checks(resources, data_root) -> None:
     key = dg.MultiPartitionKey({"date": DAY, "object": "contacts"})
     with dg.instance_for_test() as instance:
-        result = dg.materialize([discovery.discovery_counts_and_samples, discovery.discovery_classification],
+        result = dg.materialize([discovery_counts_and_samples, discovery_classification],
                                 partition_key=key, resources=resources, instance=instance,
                                 run_config=dg.RunConfig(ops={"discovery_counts_and_samples":
                                                              discovery.DiscoveryConfig(sample_size=80)}))
@@ -139,8 +154,9 @@ def test_sensor_skips_a_feed_without_changes_and_maps_conversations_to_parts() -
 
 
 def test_jobs_run_from_the_code_location_with_env_configured_resources(live_emulator, data_root, monkeypatch) -> None:
-    from intercom_pipeline.definitions import defs
+    from intercom_pipeline.definitions import build_defs
 
+    defs = build_defs()  # records the data root INTERCOM_PIPELINE_DATA names now
     live_emulator.reset()
     monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", live_emulator.token)
     monkeypatch.setenv("INTERCOM_BASE_URL", live_emulator.base_url)
@@ -165,6 +181,6 @@ def _dimensions(request: dg.RunRequest) -> Mapping[str, str]:
 
 def _sensor_results(context: dg.SensorEvaluationContext) -> list[Any]:
     """What the change sensor yields (invoked directly, an asset sensor returns an iterable)."""
-    results = discovery.discovery_on_change(context)
+    results = discovery_on_change(context)
     assert isinstance(results, Iterable)
     return list(results)

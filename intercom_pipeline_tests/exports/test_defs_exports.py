@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from intercom_pipeline.defs import exports as export_defs
+from intercom_pipeline.defs.common import LocationSettings
 from intercom_pipeline.defs.resources import DataRootResource, IntercomResource
 from intercom_pipeline.exports import warehouse
 from intercom_pipeline_tests.exports import _fake
+
+# The data root comes from the resources each test passes.
+DEFS = export_defs.build(LocationSettings(data_root=Path("/nonexistent-data-root")))
+ASSETS = [a for a in DEFS.assets or [] if isinstance(a, dg.AssetsDefinition)]
 
 
 class ClientOnFake:
@@ -24,7 +30,7 @@ class ClientOnFake:
 
 
 def _asset(key: str) -> dg.AssetsDefinition:
-    return next(a for a in export_defs.ASSETS if dg.AssetKey(key) in a.keys)
+    return next(a for a in ASSETS if dg.AssetKey(key) in a.keys)
 
 
 def _resources(client, data_root):
@@ -32,7 +38,7 @@ def _resources(client, data_root):
 
 
 def test_definitions_load_with_pools_kinds_partitions_and_checks():
-    specs = {k.to_user_string(): a for a in export_defs.ASSETS for k in a.keys}
+    specs = {k.to_user_string(): a for a in ASSETS for k in a.keys}
     assert len(specs) == 20  # 19 streams (events included) + warehouse
     for name, assets_def in specs.items():
         if name == "warehouse":
@@ -41,11 +47,11 @@ def test_definitions_load_with_pools_kinds_partitions_and_checks():
         assert spec.group_name == "exports"
         assert spec.kinds == {"intercom", "parquet"}
         assert spec.description
-        assert assets_def.op.pool == "intercom_api"
+        assert assets_def.op.pool == "intercom_api/default"
         assert dg.AssetCheckKey(dg.AssetKey(name), f"{name}_complete") in assets_def.check_keys
     assert isinstance(specs["contacts"].partitions_def, dg.DailyPartitionsDefinition)
     assert specs["contacts"].backfill_policy == dg.BackfillPolicy.single_run()
-    assert export_defs.history_start() == export_defs.history_start()  # stable within the process
+    assert specs["contacts"].partitions_def.start.date().isoformat() == "2026-01-01"  # fixed, not the clock
 
 
 def test_backfill_of_a_date_range_runs_once_and_writes_each_day(emulator, client, data_root):
@@ -112,8 +118,7 @@ def test_real_resource_over_http(live_emulator, data_root):
 
 
 def test_incremental_job_over_a_range_and_the_daily_schedule(emulator, client, data_root):
-    defs = dg.Definitions(assets=export_defs.ASSETS, jobs=[export_defs.exports_incremental_job],
-                          resources=_resources(client, data_root))
+    defs = dg.Definitions.merge(DEFS, dg.Definitions(resources=_resources(client, data_root)))
     today = datetime.now(UTC).date()
     result = defs.resolve_job_def("exports_incremental_job").execute_in_process(tags={
         "dagster/asset_partition_range_start": (today - timedelta(days=3)).isoformat(),
@@ -123,7 +128,7 @@ def test_incremental_job_over_a_range_and_the_daily_schedule(emulator, client, d
     assert checks == {"contacts_complete": True, "conversations_complete": True,
                       "conversation_parts_complete": True, "tickets_complete": True, "events_complete": True}
     at = datetime(today.year, today.month, today.day, 0, 15, tzinfo=UTC)
-    [request] = export_defs.exports_incremental_daily.evaluate_tick(
+    [request] = defs.get_schedule_def("exports_incremental_daily").evaluate_tick(
         dg.build_schedule_context(scheduled_execution_time=at)).run_requests
     span = (request.tags["dagster/asset_partition_range_start"], request.tags["dagster/asset_partition_range_end"])
     assert span == ((today - timedelta(days=1)).isoformat(), today.isoformat())  # yesterday finished, today begun

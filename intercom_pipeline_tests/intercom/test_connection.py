@@ -12,8 +12,9 @@ import httpx
 import pytest
 
 from intercom_pipeline.cli import main as cli
+from intercom_pipeline.defs import resources
+from intercom_pipeline.defs.common import LocationSettings
 from intercom_pipeline.defs.resources import DataRootResource, IntercomResource
-from intercom_pipeline.defs.resources import defs as resource_defs
 from intercom_pipeline.intercom._capabilities import CAPABILITIES
 from intercom_pipeline_tests.fixtures_client import make_client
 
@@ -110,6 +111,8 @@ def test_check_connection_without_token_starts_the_fake_and_says_so(monkeypatch,
 
 def test_resource_loads_without_token_and_checks_the_connection(live_emulator, monkeypatch, tmp_path):
     monkeypatch.delenv("INTERCOM_ACCESS_TOKEN", raising=False)
+    monkeypatch.setenv("INTERCOM_PIPELINE_DATA", str(tmp_path))
+    resource_defs = resources.build(LocationSettings.from_env())
     assert set(resource_defs.resources) == {"intercom", "data_root"}  # loads without a token
 
     @dg.asset
@@ -119,7 +122,6 @@ def test_resource_loads_without_token_and_checks_the_connection(live_emulator, m
 
     monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", live_emulator.token)
     monkeypatch.setenv("INTERCOM_BASE_URL", live_emulator.base_url)
-    monkeypatch.setenv("INTERCOM_PIPELINE_DATA", str(tmp_path))
     result = dg.materialize(
         [probe], resources={"intercom": resource_defs.resources["intercom"], "data_root": DataRootResource(path="x")}
     )
@@ -139,4 +141,4 @@ def test_resource_without_token_fails_at_run_time_naming_the_variable(monkeypatc
         intercom.client()
 
     with pytest.raises(Exception, match="INTERCOM_ACCESS_TOKEN"):
-        dg.materialize([needs], resources={"intercom": resource_defs.resources["intercom"]})
+        dg.materialize([needs], resources={"intercom": resources.build(LocationSettings.from_env()).resources["intercom"]})

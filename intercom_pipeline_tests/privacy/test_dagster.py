@@ -6,6 +6,7 @@ import json
 import os
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -13,6 +14,7 @@ import pytest
 
 from intercom_pipeline import connections, storage
 from intercom_pipeline.defs import privacy as privacy_defs
+from intercom_pipeline.defs.common import LocationSettings
 from intercom_pipeline.defs.resources import DataRootResource
 from intercom_pipeline.privacy import audit, inbox, sealed
 from intercom_pipeline_tests.fixtures_client import make_client
@@ -24,6 +26,10 @@ from intercom_pipeline_tests.privacy.conftest import (
     deletion_request,
     set_faults,
 )
+
+# The privacy jobs need no location settings beyond the sensor's status; the data root comes from
+# the resources each test passes.
+LOCATION = LocationSettings(data_root=Path("/nonexistent-data-root"))
 
 
 class KilledStep(dg.Failure):
@@ -48,7 +54,7 @@ def instance():
 
 
 def privacy_defs_with(client, data_root) -> dg.Definitions:
-    return dg.Definitions.merge(privacy_defs.defs, dg.Definitions(resources={
+    return dg.Definitions.merge(privacy_defs.build(LOCATION), dg.Definitions(resources={
         "intercom": ClientResource(client), "data_root": DataRootResource(path=str(data_root))}))
 
 
@@ -204,7 +210,7 @@ def test_inbox_sensor_launches_each_request_once_and_rejects_malformed(client, d
     write_old(folder / "2.json", {"type": "access", "email": "x@"})
     resources = {"data_root": DataRootResource(path=str(data_root))}
     context = dg.build_sensor_context(instance=instance, resources=resources)
-    result = privacy_defs.privacy_inbox_sensor(context)
+    result = privacy_defs.inbox_sensor()(context)
     assert [(r.run_key, r.job_name) for r in result.run_requests] == [("r_one", "deletion_job")]
     config = result.run_requests[0].run_config["ops"]["plan_deletion_request"]["config"]
     assert config["source"] == "inbox"
@@ -221,10 +227,10 @@ def test_inbox_sensor_launches_each_request_once_and_rejects_malformed(client, d
     assert launched.success
     assert (data_root / "privacy" / "deletion" / "r_one" / "receipt.json").exists()
     assert [e["event"] for e in audit.entries(data_root, "r_one")][:2] == ["request_received", "request_started"]
-    again = privacy_defs.privacy_inbox_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    again = privacy_defs.inbox_sensor()(dg.build_sensor_context(instance=instance, resources=resources))
     assert not again.run_requests
     write_old(folder / "1.json", {"request_id": "r_one", "type": "deletion", "email": "x@example.com"})
-    third = privacy_defs.privacy_inbox_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    third = privacy_defs.inbox_sensor()(dg.build_sensor_context(instance=instance, resources=resources))
     assert not third.run_requests  # the same request id is never run twice
     reasons = [storage.read_json(r)["reason"] for r in (data_root / "privacy" / "rejected").glob("*.json")]
     assert any("already received" in reason for reason in reasons)

@@ -246,9 +246,10 @@ def test_asset_pages_show_charts_tables_and_completeness(dagster_dev: DagsterDev
     _wait(lambda: httpx.get(f"{dagster_dev.url}/server_info", timeout=2).status_code == 200, 240, "dagster dev")
     dagster_dev.wait_loaded()
     today = datetime.now(UTC).date().isoformat()
-    from intercom_pipeline.defs.detection import DETECTION_PARTITIONS
+    from intercom_pipeline.defs.common import LocationSettings
+    from intercom_pipeline.defs.detection import detection_partitions
 
-    window = DETECTION_PARTITIONS.get_last_partition_key()
+    window = detection_partitions(LocationSettings.from_env()).get_last_partition_key()
     assert window is not None
     runs = [dagster_dev.launch("__ASSET_JOB", today, assets=["companies"]),
             dagster_dev.launch("detection_job", window)]

@@ -19,6 +19,7 @@ from dagster._serdes import serialize_value
 from intercom_pipeline import storage
 from intercom_pipeline.defs import detection
 from intercom_pipeline.defs import webhooks as webhook_defs
+from intercom_pipeline.defs.common import LocationSettings
 from intercom_pipeline.defs.resources import DataRootResource
 from intercom_pipeline.discovery import discover, sample_store
 from intercom_pipeline.discovery.sample_selection import SampleConfig
@@ -61,9 +62,15 @@ def package_ids(package: Path) -> set[str]:
 CURSORS: dict[str, str | None] = {}
 
 
+def sensor_for(data_root: Path) -> dg.SensorDefinition:
+    location = LocationSettings(data_root=Path(data_root).resolve())
+    job = next(j for j in detection.build(location).jobs or [] if j.name == "detection_job")
+    return webhook_defs.build_sensor(job, detection.detection_partitions(location))
+
+
 def tick(instance, client, data_root) -> list[dg.RunRequest]:
     """One sensor evaluation, carrying the cursor from the previous one (as the daemon does)."""
-    sensor = webhook_defs.build_sensor(detection.detection_job)
+    sensor = sensor_for(data_root)
     context = dg.build_sensor_context(instance=instance, cursor=CURSORS.get(str(data_root)), resources={
         "data_root": DataRootResource(path=str(data_root)), "intercom": ClientResource(client)})
     result = sensor(context)
@@ -179,7 +186,7 @@ def test_changes_launch_detection_for_the_latest_window(hooked, client, instance
     assert [r.job_name for r in runs] == ["detection_job"]
     assert runs[0].tags["webhooks/objects"] == "contact"
     assert runs[0].partition_key
-    assert webhook_defs.build_sensor(detection.detection_job).minimum_interval_seconds <= 60
+    assert sensor_for(data_root).minimum_interval_seconds <= 60
 
 
 def test_reconciliation_erases_what_webhooks_missed(emulator, client, data_root, instance):
