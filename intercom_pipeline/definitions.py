@@ -13,7 +13,7 @@ import functools
 
 import dagster as dg
 
-from intercom_pipeline.defs import detection, discovery, exports, privacy, resources
+from intercom_pipeline.defs import detection, discovery, exports, privacy, resources, webhooks
 from intercom_pipeline.defs.common import LocationSettings
 
 AREAS = (resources, privacy, detection, discovery, exports)
@@ -23,7 +23,10 @@ def build_defs(connection: str | LocationSettings = "") -> dg.Definitions:
     """One workspace's definitions: a connection name (settings read from the environment once,
     now) or explicit ``LocationSettings``."""
     location = connection if isinstance(connection, LocationSettings) else LocationSettings.from_env(connection)
-    return dg.Definitions.merge(*(area.build(location) for area in AREAS))
+    built = [area.build(location) for area in AREAS]
+    # The webhook sensor launches this location's own detection job.
+    detection_job = next(j for j in built[AREAS.index(detection)].jobs or [] if j.name == "detection_job")
+    return dg.Definitions.merge(*built, webhooks.build(location, detection_job))
 
 
 @functools.cache

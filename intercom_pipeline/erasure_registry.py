@@ -66,6 +66,23 @@ def targets() -> list[ErasureTarget]:
     return sorted(_REGISTRY.values(), key=lambda target: target.name)
 
 
+def erase_everywhere(data_root: Path, workspace_id: str, contact_ids: frozenset[str]) -> dict[str, list[str]]:
+    """Run every registered eraser; the files each rewrote or removed, relative to the data root."""
+    rewritten: dict[str, list[str]] = {}
+    for target in targets():
+        files = target.erase(data_root, workspace_id, contact_ids) if contact_ids else []
+        rewritten[target.name] = [relative(path, data_root) for path in files]
+    return rewritten
+
+
+def relative(path: Path, data_root: Path) -> str:
+    """``path`` as written in receipts: relative to the data root when it is under it."""
+    try:
+        return str(Path(path).resolve().relative_to(data_root.resolve()))
+    except ValueError:
+        return str(path)
+
+
 @dataclass
 class Planned:
     """What erasing would do to one file: rows it holds, rows that would go (a row set per file, so

@@ -65,6 +65,15 @@ def atomic_path(target: Path, private: bool = False) -> Iterator[Path]:
         raise
 
 
+def fsync_dir(path: Path) -> None:
+    """Make a rename in ``path`` survive a power cut (the file's own fsync does not cover its name)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_bytes(target: Path, data: bytes, private: bool = False) -> Path:
     with atomic_path(target, private) as tmp:
         tmp.write_bytes(data)

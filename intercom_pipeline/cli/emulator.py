@@ -12,6 +12,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from intercom_pipeline.emulator.config import ALL_SCOPES, DEFAULT_TOKEN, KNOWN_VERSIONS, EmulatorConfig
 
@@ -51,6 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version-default", default="2.11", choices=sorted(KNOWN_VERSIONS),
                         help="API version when a call sends no Intercom-Version header (default 2.11)")
     parser.add_argument("--timezone", default="UTC", help="workspace time zone for day-granular search (default UTC)")
+    parser.add_argument("--webhook-url", action="append", default=[], metavar="URL",
+                        help="send signed webhook notifications of every change to URL (repeatable)")
+    parser.add_argument("--webhook-secret-file", type=Path, default=None, metavar="FILE",
+                        help="the app's client secret that signs the webhooks (a 0600 file; required with --webhook-url)")
 
 
 def _token_scopes(value: str) -> tuple[str, list[str]]:
@@ -101,9 +106,31 @@ def run(args: argparse.Namespace) -> int:
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"Fake Intercom: workspace {emulator.app_id}, {config.contacts} contacts, seed {config.seed} "
           f"(generated in {time.perf_counter() - started:.1f}s)", flush=True)
+    webhooks = _webhooks(args, emulator)
     # Scripts start their client on the "Base URL:" line: print it only once the server answers.
-    serve_forever(emulator.app, sock, on_ready=lambda: _print_ready(args, config, f"http://{host}:{sock.getsockname()[1]}"))
+    try:
+        serve_forever(emulator.app, sock,
+                      on_ready=lambda: _print_ready(args, config, f"http://{host}:{sock.getsockname()[1]}"))
+    finally:
+        if webhooks is not None:
+            webhooks.stop()
     return 0
+
+
+def _webhooks(args: argparse.Namespace, emulator: Any) -> Any:
+    """Signed notifications to each ``--webhook-url`` (retried like Intercom: once, after 1 minute)."""
+    if not args.webhook_url:
+        return None
+    from intercom_pipeline.emulator.webhooks import Subscription, WebhookApp
+    from intercom_pipeline.webhooks.receiver import read_secrets
+
+    if args.webhook_secret_file is None:
+        raise SystemExit("intercom-pipeline emulator: --webhook-url needs --webhook-secret-file (the signing secret)")
+    secrets = read_secrets({"INTERCOM_CLIENT_SECRET_FILE": str(args.webhook_secret_file)})
+    app = WebhookApp(secrets[0], [Subscription(url) for url in args.webhook_url])
+    app.install(emulator)
+    print(f"Webhooks: every change is sent, signed, to {len(args.webhook_url)} endpoint(s)", flush=True)
+    return app.start()
 
 
 def _print_ready(args: argparse.Namespace, config: EmulatorConfig, base_url: str) -> None:

@@ -15,10 +15,10 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from intercom_pipeline.cli import demo, emulator, exports, intercom, privacy, ui
+from intercom_pipeline.cli import demo, emulator, exports, intercom, privacy, ui, webhooks
 from intercom_pipeline.settings import SettingsError, data_root
 
-COMMAND_MODULES = (emulator, intercom, privacy, exports, demo, ui)
+COMMAND_MODULES = (emulator, intercom, privacy, exports, demo, ui, webhooks)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -63,6 +63,7 @@ class Emulator:
         from intercom_pipeline.emulator.routes.oauth import OAuthServer
 
         self.oauth = OAuthServer(config, self.tokens, self.clock)
+        self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self.state_file = (
             StateFile(config.state_file, config.seed, config.contacts) if config.state_file is not None else None
         )
@@ -88,10 +89,16 @@ class Emulator:
         self.ground_truth: dict[str, dict[str, str | None]] = data.ground_truth
         backend = Backend(data, version=self.config.version, timezone=self.config.timezone, clock=self.clock)
         if mutations:
-            backend.apply_mutations(mutations)
+            backend.apply_mutations(mutations)  # replayed history notifies nobody
+        backend.listeners.extend(getattr(self, "_listeners", []))
         return backend
 
     # -- public surface -----------------------------------------------------------------------
+    def add_listener(self, listener: Callable[[str, dict[str, Any]], None]) -> None:
+        """Hear every state change as ``(webhook topic, item)``, across ``reset()`` too."""
+        self._listeners.append(listener)
+        self.backend.listeners.append(listener)
+
     @property
     def app_id(self) -> str:
         return self.backend.app_id

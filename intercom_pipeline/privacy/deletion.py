@@ -19,7 +19,7 @@ from typing import Any
 
 from intercom_pipeline import erasure_registry
 from intercom_pipeline.intercom import IntercomClient
-from intercom_pipeline.privacy import audit
+from intercom_pipeline.privacy import audit, merges
 from intercom_pipeline.privacy.access import MAX_OR_FILTERS, find_contacts, participant_query
 from intercom_pipeline.privacy.ledger import Ledger, now_iso
 from intercom_pipeline.privacy.requests import PrivacyRequest
@@ -47,7 +47,8 @@ def plan_deletion(client: IntercomClient, request: PrivacyRequest, data_root: Pa
     ledger = Ledger.open(data_root, request.request_id)
     plan = ledger.plan()
     found = {str(c["id"]): {"role": c.get("role"), "found_at": now_iso()} for c in find_contacts(client, request)}
-    found.update(given_contacts(client, request, found))
+    found.update(given_contacts(client, request, found,
+                                lambda cid: merges.surviving_contact(data_root, workspace_id, cid)))
     ledger.merge_contacts(plan, found)
     done = ledger.outcomes()
     unpreviewed = [cid for cid, info in plan["contacts"].items() if "conversations" not in info and cid not in done]
@@ -86,8 +87,10 @@ class ContactMismatch(ValueError):
     """A contact id given with the request belongs to someone with another email."""
 
 
-def given_contacts(client: IntercomClient, request: PrivacyRequest, found: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Contacts named by id in the request (archived ones, which search cannot find).
+def given_contacts(client: IntercomClient, request: PrivacyRequest, found: dict[str, Any],
+                   survivor: Callable[[str], str] = str) -> dict[str, dict[str, Any]]:
+    """Contacts named by id in the request (archived ones, which search cannot find); an id merged
+    away in Intercom stands for the contact it was merged into (``survivor``).
 
     A given contact the API still shows must carry the subject's email, so a mistyped id can never
     delete someone else; one the API hides (archived, or already deleted) is taken on the
@@ -96,7 +99,7 @@ def given_contacts(client: IntercomClient, request: PrivacyRequest, found: dict[
     from intercom_pipeline.intercom import NotFound
 
     given: dict[str, dict[str, Any]] = {}
-    for contact_id in request.contact_ids:
+    for contact_id in map(survivor, request.contact_ids):
         if contact_id in found:
             continue
         try:
@@ -220,20 +223,13 @@ def erase_local(data_root: Path, request_id: str, workspace_id: str | None = Non
     plan = ledger.plan()
     workspace_id = workspace_id or plan["workspace_id"]
     contact_ids = frozenset(plan["contacts"])
-    rewritten: dict[str, list[str]] = {}
-    for target in erasure_registry.targets():
-        files = target.erase(data_root, workspace_id, contact_ids) if contact_ids else []
-        rewritten[target.name] = [_relative(path, data_root) for path in files]
+    rewritten = erasure_registry.erase_everywhere(data_root, workspace_id, contact_ids)
     audit.append(data_root, "local_copies_erased", request_id, contacts=len(contact_ids),
                  files={name: len(files) for name, files in rewritten.items()})
     return ledger.record_erasure(rewritten)
 
 
-def _relative(path: Path, data_root: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(data_root.resolve()))
-    except ValueError:
-        return str(path)
+_relative = erasure_registry.relative
 
 
 # -- 6. receipt --------------------------------------------------------------------------------

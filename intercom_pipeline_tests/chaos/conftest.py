@@ -67,6 +67,18 @@ class Workspace:
 
 
 @pytest.fixture
+def configured_fake(data_root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A fake Intercom configured as the real workspace (token + base URL in the environment, not
+    ``--fake``), for in-process requests; the operator's DAGSTER_HOME is ignored."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    emulator = make_emulator()
+    with emulator.serve() as base_url:
+        monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", DEFAULT_TOKEN)
+        monkeypatch.setenv("INTERCOM_BASE_URL", base_url)
+        yield emulator
+
+
+@pytest.fixture
 def workspace(data_root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
     from intercom_pipeline.instance import project_instance
 

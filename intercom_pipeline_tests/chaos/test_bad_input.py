@@ -23,10 +23,8 @@ from intercom_pipeline.cli import main as cli
 from intercom_pipeline.defs import privacy as privacy_defs
 from intercom_pipeline.defs import resources
 from intercom_pipeline.defs.common import LocationSettings
-from intercom_pipeline.emulator.config import DEFAULT_TOKEN
 from intercom_pipeline.privacy import sealed
 from intercom_pipeline.privacy.requests import PrivacyRequest
-from intercom_pipeline_tests.fixtures_emulator import make_emulator
 
 pytestmark = pytest.mark.chaos
 
@@ -104,16 +102,6 @@ def make_special(folder: Path, outside: Path) -> None:
     (folder / "dangling.json").symlink_to(folder / "missing")
 
 
-@pytest.fixture
-def workspace(data_root, monkeypatch):
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    emulator = make_emulator()
-    with emulator.serve() as base_url:
-        monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", DEFAULT_TOKEN)
-        monkeypatch.setenv("INTERCOM_BASE_URL", base_url)
-        yield emulator
-
-
 def snapshot(root: Path, skip: Path) -> dict[str, tuple[int, int, bytes]]:
     """Mode, mtime and bytes of every regular file under ``root`` except the data root."""
     seen = {}
@@ -146,7 +134,7 @@ def within(seconds: float, action: Callable[[], Any]) -> Any:
     return box["value"]
 
 
-def test_the_inbox_refuses_every_malformed_entry_and_still_runs_the_good_one(workspace, data_root, tmp_path):
+def test_the_inbox_refuses_every_malformed_entry_and_still_runs_the_good_one(configured_fake, data_root, tmp_path):
     outside = tmp_path / "outside" / "request.json"
     outside.parent.mkdir()
     outside.write_text(js(req(request_id="outside")))
@@ -176,8 +164,8 @@ def test_the_inbox_refuses_every_malformed_entry_and_still_runs_the_good_one(wor
     assert not any("jane" in p.name for p in (data_root / "privacy" / "rejected").iterdir())
     assert list(folder.iterdir()) == []
     assert snapshot(tmp_path, data_root) == before  # nothing outside the data root touched
-    assert workspace.calls("POST", "/contacts/search") == 0
-    assert workspace.calls("DELETE") == 0
+    assert configured_fake.calls("POST", "/contacts/search") == 0
+    assert configured_fake.calls("DELETE") == 0
 
 
 CLI_CASES = [
@@ -191,13 +179,13 @@ CLI_CASES = [
 
 
 @pytest.mark.parametrize("argv", CLI_CASES, ids=range(len(CLI_CASES)))
-def test_the_cli_refuses_with_a_reason_and_exit_2(workspace, data_root, capsys, argv):
+def test_the_cli_refuses_with_a_reason_and_exit_2(configured_fake, data_root, capsys, argv):
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ")
     assert "Traceback" not in err
-    assert workspace.calls("POST", "/contacts/search") == 0
-    assert workspace.calls("DELETE") == 0
+    assert configured_fake.calls("POST", "/contacts/search") == 0
+    assert configured_fake.calls("DELETE") == 0
 
 
 LAUNCHPAD_UNKNOWN = [{"dryrun": True}, {"email": E}, {"options": {"dry_run": True}}, {"dry_run": True},
@@ -217,21 +205,21 @@ def _launch(config: dict[str, Any]) -> dg.ExecuteInProcessResult:
 
 
 @pytest.mark.parametrize("extra", LAUNCHPAD_UNKNOWN, ids=range(len(LAUNCHPAD_UNKNOWN)))
-def test_the_launchpad_refuses_unknown_keys_naming_them(workspace, data_root, extra):
+def test_the_launchpad_refuses_unknown_keys_naming_them(configured_fake, data_root, extra):
     with pytest.raises(dg.DagsterInvalidConfigError, match=next(iter(extra))):
         _launch({"request_id": "r", **extra})
-    assert workspace.calls() == 0
+    assert configured_fake.calls() == 0
 
 
 @pytest.mark.parametrize(("change", "field"), LAUNCHPAD_BOUNDS, ids=range(len(LAUNCHPAD_BOUNDS)))
-def test_the_launchpad_refuses_out_of_bounds_naming_the_field(workspace, data_root, change, field):
+def test_the_launchpad_refuses_out_of_bounds_naming_the_field(configured_fake, data_root, change, field):
     sealed.seal(data_root, PrivacyRequest.from_dict({**req(), "request_id": "sealed_one"}), "default", fake=False)
     result = _launch({"request_id": "sealed_one", **change})
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     message = failure.event_specific_data.user_failure_data.description
     assert re.match(rf"Invalid (run config|request): {field}: ", message), message
-    assert workspace.calls() == 0
+    assert configured_fake.calls() == 0
 
 
 def test_the_corpus_has_at_least_90_cases():

@@ -136,7 +136,7 @@ def test_every_sensor_tick_fails_dead_runs_before_it_starts_work(home, instance,
 
     dead = Victim(home, tmp_path, "req_sensor")
     dead.kill()
-    evaluate = {"privacy_inbox_sensor": privacy_defs.privacy_inbox_sensor,
+    evaluate = {"privacy_inbox_sensor": privacy_defs.inbox_sensor(),
                 "run_recovery_sensor": recovery.run_recovery_sensor}[sensor]
     evaluate(dg.build_sensor_context(instance=instance, resources={"data_root": DataRootResource(path=str(tmp_path))}))
     assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE

@@ -18,23 +18,10 @@ from intercom_pipeline.cli import main as cli
 from intercom_pipeline.defs import privacy as privacy_defs
 from intercom_pipeline.defs import resources
 from intercom_pipeline.defs.common import LocationSettings
-from intercom_pipeline.emulator.config import DEFAULT_TOKEN
 from intercom_pipeline.instance import project_instance
 from intercom_pipeline.privacy import audit, retention
-from intercom_pipeline_tests.fixtures_emulator import make_emulator
 
 pytestmark = pytest.mark.chaos
-
-
-@pytest.fixture
-def workspace(data_root, monkeypatch):
-    """A fake Intercom configured as the real workspace (token + base URL: not ``--fake``)."""
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    emulator = make_emulator()
-    with emulator.serve() as base_url:
-        monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", DEFAULT_TOKEN)
-        monkeypatch.setenv("INTERCOM_BASE_URL", base_url)
-        yield emulator
 
 
 def leaks(root: Path, needle: str) -> list[str]:
@@ -71,9 +58,9 @@ def drop(root: Path, name: str, text: str) -> None:
     os.utime(path, (time.time() - 60, time.time() - 60))
 
 
-def test_after_deletion_the_email_is_only_in_unexpired_access_packages(workspace, data_root, capsys):
-    shared = workspace.hard_cases["shared_email"]["email"]
-    variant = workspace.hard_cases["case_variants"]["emails"][0]
+def test_after_deletion_the_email_is_only_in_unexpired_access_packages(configured_fake, data_root, capsys):
+    shared = configured_fake.hard_cases["shared_email"]["email"]
+    variant = configured_fake.hard_cases["case_variants"]["emails"][0]
     # The subject asks for their data, then for deletion (CLI); another subject uses the inbox,
     # and someone drops a malformed file named after an email.
     assert cli.main(["access", "--in-process", "--email", shared, "--request-id", "leak_acc"]) == 0
@@ -98,7 +85,7 @@ def test_after_deletion_the_email_is_only_in_unexpired_access_packages(workspace
     assert audit.verify(data_root).ok
 
 
-def test_dagster_home_history_and_data_root_are_private(workspace, data_root):
+def test_dagster_home_history_and_data_root_are_private(configured_fake, data_root):
     assert cli.main(["delete", "--in-process", "--email", "nobody@example.com", "--request-id", "modes"]) == 0
     home = data_root / "dagster_home"
     for folder in (data_root, home, home / "history"):

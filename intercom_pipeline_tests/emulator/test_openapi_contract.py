@@ -121,6 +121,10 @@ def fake():
     ids["event_user"] = next(iter(emu.backend.events.by["intercom_user_id"]))
     cursor = http.get("/contacts", params={"per_page": 2}).json()["pages"]["next"]["starting_after"]
     ids["cursor"] = cursor
+    taken = {ids["contact"], ids["victim"]}
+    records = emu.backend.contacts.coll.records
+    ids["lead"] = next(c["id"] for c in records if c.get("role") == "lead" and c["id"] not in taken)
+    ids["user"] = next(c["id"] for c in records if c.get("role") == "user" and c["id"] not in taken)
     return emu, http, ids
 
 
@@ -166,6 +170,8 @@ SUCCESS: list[tuple[str, str, str, Any]] = [
     ("segments", "GET", "/segments", None),
     ("teams", "GET", "/teams", None),
     # Mutations last: they change the module's workspace.
+    ("update", "PUT", "/contacts/{user}", lambda i: {"json": {"name": "Renamed Person"}}),
+    ("merge", "POST", "/contacts/merge", lambda i: {"json": {"from": i["lead"], "into": i["user"]}}),
     ("archive", "POST", "/contacts/{victim}/archive", None),
     ("unarchive", "POST", "/contacts/{victim}/unarchive", None),
     ("delete", "DELETE", "/contacts/{victim}", None),

@@ -88,7 +88,7 @@ def test_connect_cli_then_check_connection_uses_the_stored_token(live_emulator, 
         proc.kill()
     assert proc.returncode == 0, err
     assert live_emulator.emulator.app_id in out
-    stored = list((tmp_path / "oauth").glob("*.json"))
+    stored = list((tmp_path / "oauth" / "default").glob("*.json"))  # stored per connection name
     assert len(stored) == 1
     assert oct(stored[0].stat().st_mode & 0o777) == "0o600"
     token = stored[0].read_text()
@@ -99,11 +99,15 @@ def test_connect_cli_then_check_connection_uses_the_stored_token(live_emulator, 
     assert live_emulator.emulator.app_id in done.stdout
 
 
-def test_check_connection_without_token_starts_the_fake_and_says_so(monkeypatch, capsys, tmp_path):
+def test_check_connection_without_token_refuses_and_uses_the_fake_only_when_asked(monkeypatch, capsys, tmp_path):
     for key in ("INTERCOM_ACCESS_TOKEN", "INTERCOM_BASE_URL", "INTERCOM_REGION"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("INTERCOM_PIPELINE_DATA", str(tmp_path))
-    assert cli.main(["check-connection"]) == 0
+    assert cli.main(["check-connection"]) == 2
+    err = capsys.readouterr().err
+    assert "INTERCOM_ACCESS_TOKEN" in err
+    assert "--fake" in err
+    assert cli.main(["check-connection", "--fake"]) == 0
     out, err = capsys.readouterr()
     assert "workspace id:" in out
     assert "fake" in err.lower()

@@ -81,12 +81,6 @@ def test_a_workspace_that_is_not_configured_is_refused(two_workspaces, data_root
     assert "'nosuchapp' is neither the name nor the app id of a configured connection" in capsys.readouterr().err
 
 
-def _default_location(data_root) -> dg.Definitions:
-    """The default connection's resources and privacy definitions (``build(location)`` factories)."""
-    location = LocationSettings(data_root=data_root)
-    return dg.Definitions.merge(resources.build(location), privacy_defs.build(location))
-
-
 def test_one_inbox_serves_every_workspace_whichever_location_senses(two_workspaces, data_root):
     first, second = two_workspaces
     subject = only_in_second(first, second)
@@ -96,10 +90,10 @@ def test_one_inbox_serves_every_workspace_whichever_location_senses(two_workspac
     path.write_text(f'{{"request_id": "via_inbox", "type": "deletion", "email": "{subject["email"]}", '
                     f'"workspace": "{second.app_id}"}}')
     os.utime(path, (time.time() - 60, time.time() - 60))
-    defs = _default_location(data_root)
+    location = LocationSettings.from_env()  # the default location
+    defs = dg.Definitions.merge(resources.build(location), privacy_defs.build(location))
     with project_instance() as instance:
-        sensor = defs.get_sensor_def("privacy_inbox_sensor")
-        result = sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
+        result = privacy_defs.inbox_sensor()(dg.build_sensor_context(instance=instance, resources=defs.resources))
         [request] = result.run_requests
         assert request.run_config["resources"]["intercom"]["config"] == {"connection": "second", "fake": False}
         run = defs.resolve_job_def(request.job_name).execute_in_process(
@@ -116,7 +110,8 @@ def test_a_run_on_another_connection_than_routed_is_refused(two_workspaces, data
                                                  "request_id": "moved", "workspace": "second"})
     sealed.seal(data_root, request, "second", fake=False)
     config = privacy_defs.run_config_for("moved", "deletion", "launchpad", connection="default")
-    defs = _default_location(data_root)
+    location = LocationSettings.from_env()
+    defs = dg.Definitions.merge(resources.build(location), privacy_defs.build(location))
     with dg.instance_for_test() as instance:
         run = defs.resolve_job_def("deletion_job").execute_in_process(run_config=config, instance=instance,
                                                                       raise_on_error=False)

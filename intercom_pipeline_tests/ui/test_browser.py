@@ -111,6 +111,15 @@ class DagsterDev:
         assert result["__typename"] == "LaunchRunSuccess", result
         return result["run"]["runId"]
 
+    def last_partition_key(self, job: str) -> str:
+        """The job's newest partition key as the webserver's code location defines it (demo mode
+        there may choose other windows than this test process would)."""
+        query = """query($s: PipelineSelector!) { pipelineOrError(params: $s) { ... on Pipeline {
+            partitionKeysOrError(reverse: true, limit: 1) { ... on PartitionKeys { partitionKeys } } } } }"""
+        selector = {"repositoryLocationName": LOCATION, "repositoryName": "__repository__", "pipelineName": job}
+        keys = self.graphql(query, {"s": selector})["pipelineOrError"]["partitionKeysOrError"]["partitionKeys"]
+        return keys[0]
+
     def finished(self, run_id: str) -> str:
         return _wait(lambda: (s := self.run_status(run_id)) in {"SUCCESS", "FAILURE", "CANCELED"} and s,
                      300, f"run {run_id} to finish")
@@ -246,11 +255,7 @@ def test_asset_pages_show_charts_tables_and_completeness(dagster_dev: DagsterDev
     _wait(lambda: httpx.get(f"{dagster_dev.url}/server_info", timeout=2).status_code == 200, 240, "dagster dev")
     dagster_dev.wait_loaded()
     today = datetime.now(UTC).date().isoformat()
-    from intercom_pipeline.defs.common import LocationSettings
-    from intercom_pipeline.defs.detection import detection_partitions
-
-    window = detection_partitions(LocationSettings.from_env()).get_last_partition_key()
-    assert window is not None
+    window = dagster_dev.last_partition_key("detection_job")  # as the UI's process defines it
     runs = [dagster_dev.launch("__ASSET_JOB", today, assets=["companies"]),
             dagster_dev.launch("detection_job", window)]
     runs += [dagster_dev.launch("discovery_job", f"{today}|{obj}", {"date": today, "object": obj})

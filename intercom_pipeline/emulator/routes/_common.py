@@ -8,7 +8,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from intercom_pipeline.emulator.errors import bad_request
+from intercom_pipeline.emulator.errors import ApiError, bad_request
 from intercom_pipeline.emulator.pagination import parse_per_page
 
 if TYPE_CHECKING:
@@ -68,3 +68,11 @@ async def search_params(request: Request, default_per_page: int) -> tuple[dict[s
         raise bad_request("'pagination' must be an object", field="pagination")
     per_page = parse_per_page(pagination.get("per_page"), default_per_page)
     return body["query"], body.get("sort"), per_page, pagination.get("starting_after")
+
+
+def required(body: dict[str, Any], name: str) -> str:
+    """A required non-empty string field of a JSON body, else 400 ``parameter_invalid`` naming it."""
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        raise ApiError(400, "parameter_invalid", f"{name}: expected a non-empty string", name)
+    return value

@@ -1,4 +1,4 @@
-"""Contacts endpoints: search, list, get, delete, archive/unarchive, companies, notes, tags."""
+"""Contacts endpoints: search, list, get, update, delete, archive/unarchive, merge, companies, notes, tags."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from starlette.responses import Response
 
 from intercom_pipeline.emulator.pagination import parse_page, parse_per_page
 from intercom_pipeline.emulator.routes._common import (
+    json_body,
     json_bytes,
     json_obj,
     page_url,
+    required,
     search_params,
     version,
 )
@@ -57,6 +59,18 @@ def unarchive_contact(request: Request, backend: Backend) -> Response:
     return json_obj(backend.archive_contact(request.path_params["contact_id"], False))
 
 
+async def merge_contacts(request: Request, backend: Backend) -> Response:
+    body = await json_body(request)
+    return json_bytes(backend.contacts.coll.dumps(backend.contacts.find(
+        backend.merge_contacts(required(body, "from"), required(body, "into"))["id"])))
+
+
+async def update_contact(request: Request, backend: Backend) -> Response:
+    changes = await json_body(request)
+    backend.update_contact(request.path_params["contact_id"], changes)
+    return get_contact(request, backend)
+
+
 def contact_companies(request: Request, backend: Backend) -> Response:
     contact = backend.contacts.record(request.path_params["contact_id"])
     q = request.query_params
@@ -83,7 +97,9 @@ def contact_tags(request: Request, backend: Backend) -> Response:
 ENDPOINTS = [
     Endpoint("POST", "/contacts/search", search_contacts, READ),
     Endpoint("GET", "/contacts", list_contacts, READ),
+    Endpoint("POST", "/contacts/merge", merge_contacts, WRITE),
     Endpoint("GET", "/contacts/{contact_id}", get_contact, READ),
+    Endpoint("PUT", "/contacts/{contact_id}", update_contact, WRITE),
     Endpoint("DELETE", "/contacts/{contact_id}", delete_contact, WRITE),
     Endpoint("POST", "/contacts/{contact_id}/archive", archive_contact, WRITE),
     Endpoint("POST", "/contacts/{contact_id}/unarchive", unarchive_contact, WRITE),

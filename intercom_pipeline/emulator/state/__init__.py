@@ -4,6 +4,10 @@
 public attributes (``backend.contacts``, ``.companies``, ``.notes``, ``.conversations``, ``.tickets``,
 ``.content``, ``.events``, ``.workspace``) and cross-family side effects (a contact delete cascading to
 conversations, notes and company member counts) go through Backend methods.
+
+State changes are announced to ``listeners`` as ``(topic, item)`` with Intercom's webhook topic
+names (``contact.deleted`` …): the fake's webhook delivery (``emulator/webhooks.py``) subscribes
+here, so notifications follow changes of state, never routes (an admin-plane change notifies too).
 """
 
 from __future__ import annotations
@@ -57,6 +61,11 @@ class Backend:
         self.events = Events(data.events, clock)
         self.cascaded_conversations: list[str] = []
         self.log: list[dict[str, Any]] = []
+        self.listeners: list[Callable[[str, dict[str, Any]], None]] = []
+
+    def _emit(self, topic: str, item: dict[str, Any]) -> None:
+        for listener in self.listeners:
+            listener(topic, item)
 
     @property
     def app_id(self) -> str:
@@ -71,13 +80,38 @@ class Backend:
         self.log.append({"op": "delete_contact", "id": cid})
         self.cascaded_conversations.extend(self.conversations.delete_for_contact(cid))
         self.notes.delete_for_contact(cid)
-        self.companies.contact_removed(cid, self.contacts.companies_of.get(cid, []))
+        touched = self.companies.contact_removed(cid, self.contacts.companies_of.get(cid, []))
+        # "The *.deleted webhook topics send a minimal identification payload" (Webhook models).
+        self._emit("contact.deleted", {"type": "contact", "id": cid, "external_id": result.get("external_id")})
+        for company in touched:
+            self._emit("company.updated", company)
         return result
 
     def archive_contact(self, contact_id: str, archived: bool) -> dict[str, Any]:
         result = self.contacts.set_archived(contact_id, archived)
         self.log.append({"op": "archive_contact" if archived else "unarchive_contact", "id": result["id"]})
+        record = self.contacts.coll.get(result["id"]) or {}
+        # Irregular on purpose: Intercom names them contact.archived and contact.unarchive.
+        self._emit("contact.archived" if archived else "contact.unarchive", {**record, "archived": archived})
         return result
+
+    def merge_contacts(self, from_id: str, into_id: str) -> dict[str, Any]:
+        """POST /contacts/merge: the lead's conversations and notes move to the user; the lead is gone."""
+        lead, user = self.contacts.merge(from_id, into_id, int(self.clock()))
+        self.log.append({"op": "merge_contacts", "from": lead["id"], "into": user["id"]})
+        self.conversations.reassign(lead["id"], user["id"])
+        self.notes.reassign(lead["id"], user["id"])
+        for company in self.companies.contact_removed(lead["id"], self.contacts.companies_of.get(lead["id"], [])):
+            self._emit("company.updated", company)
+        # contact.merged: the surviving contact plus merged_from (Webhook models, "contact.merged payload").
+        self._emit("contact.merged", {**user, "merged_from": {"type": "contact", "id": lead["id"]}})
+        return user
+
+    def update_contact(self, contact_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        record = self.contacts.update(contact_id, changes, int(self.clock()))
+        self.log.append({"op": "update_contact", "id": record["id"], "changes": changes})
+        self._emit(f"contact.{record.get('role', 'user')}.updated", record)
+        return record
 
     def contact_gone(self, contact_id: str) -> bool:
         """True once DELETE /contacts/{id} succeeded for this contact (tests use it)."""
@@ -102,7 +136,7 @@ class Backend:
     # ------------------------------------------------------------------ persistence (--state FILE)
 
     def mutations(self) -> list[dict[str, Any]]:
-        """The ordered, JSON-able log of deletes, archives, unarchives and added attributes.
+        """The ordered, JSON-able log of deletes, archives, unarchives, merges, updates and added attributes.
 
         (A list rather than a dict: order matters for replay — archive then unarchive — and the
         platform's StateFile stores a list.)
@@ -126,6 +160,10 @@ class Backend:
             self.delete_contact(op["id"])
         elif kind in ("archive_contact", "unarchive_contact"):
             self.archive_contact(op["id"], kind == "archive_contact")
+        elif kind == "merge_contacts":
+            self.merge_contacts(op["from"], op["into"])
+        elif kind == "update_contact":
+            self.update_contact(op["id"], op["changes"])
         elif kind == "add_data_attribute":
             self.add_data_attribute(op["model"], op["name"], op["data_type"])
         else:

@@ -147,7 +147,9 @@ class Companies:
 
     # ------------------------------------------------------------------ mutations
 
-    def contact_removed(self, contact_id: str, company_ids: list[str]) -> None:
+    def contact_removed(self, contact_id: str, company_ids: list[str]) -> list[Record]:
+        """Drop the contact from its companies' members; returns the companies whose count changed."""
+        touched = []
         for co in company_ids:
             members = self.members.get(co)
             if members and contact_id in members:
@@ -156,3 +158,5 @@ class Companies:
                 if i is not None and isinstance(self.coll.records[i].get("user_count"), int):
                     self.coll.records[i]["user_count"] = len(members)
                     self.coll.touch(i)
+                    touched.append(self.coll.records[i])
+        return touched

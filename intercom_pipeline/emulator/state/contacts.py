@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from intercom_pipeline.emulator.errors import not_found
+from intercom_pipeline.emulator.errors import ApiError, not_found
 from intercom_pipeline.emulator.search import FieldSpec, SearchSchema, dotted
 from intercom_pipeline.emulator.serialize import Collection, Record
 from intercom_pipeline.emulator.state._query import Searchable
@@ -39,6 +39,7 @@ DATE_FIELDS = (
     "created_at", "signed_up_at", "updated_at", "last_seen_at", "last_contacted_at", "last_replied_at",
     "last_email_opened_at", "last_email_clicked_at", "ios_last_seen_at", "android_last_seen_at",
 )
+UPDATABLE = ("name", "phone", "email", "custom_attributes", "unsubscribed_from_emails")
 BOOLEAN_FIELDS = ("unsubscribed_from_emails", "marked_email_as_spam", "has_hard_bounced")
 DATA_TYPES = {"string": "string", "integer": "integer", "float": "float", "boolean": "boolean",
               "date": "date", "datetime": "date"}
@@ -95,6 +96,7 @@ class Contacts(Searchable):
                 self.archived[i] = True
         self.deleted_log: list[str] = []
         self.archive_log: list[tuple[str, bool]] = []
+        self.merged_into: dict[str, str] = {}
 
     # ------------------------------------------------------------------ queries
 
@@ -148,3 +150,33 @@ class Contacts(Searchable):
             self.coll.version += 1
         self.archive_log.append((self.coll.records[i]["id"], archived))
         return self.reference(i, archived=archived)
+
+    def merge(self, from_id: str, into_id: str, now: int) -> tuple[Record, Record]:
+        """POST /contacts/merge: a lead merged into a user (SPEC211 ``merge_contacts_request``: "from …
+        Must be a lead", "into … Must be a user"). The lead disappears (2.11: its id answers 404)."""
+        lead_i, user_i = self.find(from_id, "Contact Not Found"), self.find(into_id, "Contact Not Found")
+        lead, user = self.coll.records[lead_i], self.coll.records[user_i]
+        if lead.get("role") != "lead" or user.get("role") != "user":
+            raise ApiError(400, "parameter_invalid", "from must be a lead and into must be a user")
+        self.coll.kill(lead_i)
+        self.merged_into[lead["id"]] = user["id"]
+        for tag in self.tags_of.pop(lead["id"], []):
+            if tag not in self.tags_of[user["id"]]:
+                self.tags_of[user["id"]].append(tag)
+        self.update(into_id, {}, now)
+        return lead, user
+
+    def update(self, contact_id: str, changes: dict[str, Any], now: int) -> Record:
+        """PUT /contacts/{id} for the fields in ``UPDATABLE``; ``updated_at`` moves to ``now``."""
+        unknown = sorted(set(changes) - set(UPDATABLE))
+        if unknown:
+            raise ApiError(400, "parameter_invalid", f"cannot update {', '.join(unknown)}; the fake updates "
+                           f"{', '.join(UPDATABLE)}")
+        i = self.find(contact_id, "Contact Not Found")
+        record = self.coll.records[i]
+        record.update(changes)
+        record["updated_at"] = now
+        self.coll.touch(i)
+        for name in (*changes, "updated_at"):
+            self.table.forget(name)
+        return record

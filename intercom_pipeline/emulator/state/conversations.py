@@ -110,6 +110,24 @@ class Conversations(Searchable):
                 removed.append(str(self.coll.records[i]["id"]))
         return removed
 
+    def reassign(self, from_id: str, into_id: str) -> list[str]:
+        """A merged lead's conversations now belong to the user it was merged into."""
+        moved = []
+        for i in self.by_contact.pop(from_id, []):
+            record = self.coll.records[i]
+            for ref in (record.get("contacts") or {}).get("contacts", []):
+                if ref.get("id") == from_id:
+                    ref["id"] = into_id
+            author = (record.get("source") or {}).get("author") or {}
+            if author.get("id") == from_id:
+                author["id"] = into_id
+            self.coll.touch(i)
+            self.by_contact.setdefault(into_id, []).append(i)
+            moved.append(str(record["id"]))
+        for name in ("contact_ids", "source.author.id"):
+            self.table.forget(name)
+        return moved
+
     def counts(self) -> dict[str, int]:
         live = [r for i, r in enumerate(self.coll.records) if self.coll.live[i]]
         open_ = sum(1 for r in live if r.get("state") == "open")

@@ -48,6 +48,12 @@ class Notes:
                 removed += 1
         return removed
 
+    def reassign(self, from_id: str, into_id: str) -> None:
+        for i in self.by_contact.pop(from_id, []):
+            self.coll.records[i]["contact"] = {**(self.coll.records[i].get("contact") or {}), "id": into_id}
+            self.coll.touch(i)
+            self.by_contact.setdefault(into_id, []).append(i)
+
     def live_count(self) -> int:
         return self.coll.live_count()
 
