@@ -19,12 +19,14 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from intercom_pipeline.defs.common import PRIVACY_POOL
 from intercom_pipeline.emulator.config import DEFAULT_TOKEN
 from intercom_pipeline_tests.fixtures_emulator import make_emulator
 from intercom_pipeline_tests.privacy.conftest import set_faults
 
 TIMEOUT = 300.0
-POOL = "intercom_api"
+# The pool every privacy step runs in: a slot a dead run kept would block every later request.
+POOL = PRIVACY_POOL
 
 
 def wait_for(predicate: Callable[[], Any], what: str, timeout: float = TIMEOUT) -> Any:

@@ -2,7 +2,7 @@
 
 Wanted after the resume: 0 subjects missed, 0 double deletes, a receipt that tells the truth, an
 audit chain that verifies, no pool slot held, no staging left. The instance has one
-``intercom_api`` slot, so a slot kept by the dead run would block the resume for good.
+slot in the privacy pool, so a slot kept by the dead run would block the resume for good.
 """
 
 from __future__ import annotations
@@ -17,11 +17,16 @@ from intercom_pipeline_tests.chaos.conftest import TIMEOUT, kill9, slots_held, s
 pytestmark = pytest.mark.chaos
 
 
-def killed_run(workspace, request_id: str) -> dg.DagsterRun:
+def killed_run(workspace, request_id: str, mid_step: bool = True) -> dg.DagsterRun:
+    """The run the kill left behind. ``mid_step``: the kill certainly hit a step, which holds the
+    pool's only slot; otherwise it may have hit between two steps, when no slot is held."""
     with workspace.instance() as instance:
         [run] = instance.get_runs(filters=dg.RunsFilter(tags={"privacy/request_id": request_id}))
         assert run.status == dg.DagsterRunStatus.STARTED  # left behind by the kill
-        assert slots_held(instance) == {run.run_id}  # and still holding its pool slot
+        if mid_step:
+            assert slots_held(instance) == {run.run_id}  # and still holding its pool slot
+        else:
+            assert slots_held(instance) <= {run.run_id}
         return run
 
 
@@ -66,7 +71,7 @@ def test_kill_mid_access_then_resume(workspace):
     wait_for(lambda: contacts_staged.exists() or victim.poll() is not None, "contacts to be staged")
     kill9(victim.pid)
     victim.wait(timeout=TIMEOUT)
-    dead = killed_run(workspace, "kill_acc")
+    dead = killed_run(workspace, "kill_acc", mid_step=False)  # the staging step may just have ended
     assert staging(workspace.data_root) == ["kill_acc"]  # personal data left behind by the kill ...
     workspace.faults(latency_ms=0)
 
