@@ -26,12 +26,13 @@ def search_email(api: httpx.Client, email: str) -> list[dict]:
 def test_created_contact_is_listed_found_and_counted(api, emulator):
     before = emulator.backend.counts_truth()
     answer = api.post("/contacts", json={"email": "Fresh.Person@Example.org", "name": "Fresh Person",
-                                         "external_id": "ext-fresh", "custom_attributes": {"plan": "pro"}})
+                                         "external_id": "ext-fresh", "custom_attributes": {"plan_tier": "pro"}})
     assert answer.status_code == 200
     created = answer.json()
     assert created["role"] == "user"  # the default, as SPEC211's email-only example shows
     assert created["email_domain"] == "example.org"
     assert created["created_at"] == created["updated_at"] == int(emulator.clock())
+    assert created["custom_attributes"] == {"plan_tier": "pro"}
     assert api.get(f"/contacts/{created['id']}").json() == created
     assert [c["id"] for c in search_email(api, "fresh.person@example.org")] == [created["id"]]
     assert emulator.backend.counts_truth()["users"] == before["users"] + 1
@@ -59,6 +60,7 @@ def test_a_lead_may_share_an_email_but_a_second_user_is_a_conflict(api, emulator
     ({"email": 42}, "email"),
     ({"email": "a@example.org", "owner_id": "7"}, "owner_id"),
     ({"email": "a@example.org", "unsubscribed_from_emails": 1}, "unsubscribed_from_emails"),
+    ({"email": "a@example.org", "custom_attributes": {"no_such_attribute": 1}}, "custom_attributes.no_such_attribute"),
 ])
 def test_bad_create_requests_name_the_field(api, emulator, body, field):
     before = emulator.backend.counts_truth()["contacts"]

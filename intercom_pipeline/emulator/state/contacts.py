@@ -215,6 +215,10 @@ class Contacts(Searchable):
                contact_id: str | None = None) -> Record:
         """POST /contacts; ``contact_id`` is given only when a persisted create is replayed."""
         role = _check_create(fields)
+        for name in fields.get("custom_attributes") or {}:
+            if self.schema.custom is None or self.schema.custom(name) is None:
+                raise ApiError(400, "parameter_invalid", f"Custom attribute '{name}' does not exist; create it "
+                               "with POST /data_attributes first", f"custom_attributes.{name}")
         if role == "user":
             self._refuse_duplicate_user(fields)
         cid = contact_id or f"{now & 0xFFFFFFFF:08x}{uuid.uuid4().hex[:16]}"  # Intercom's 24-hex ids
