@@ -76,8 +76,7 @@ def custom_resolver(attributes: list[Record], model: str) -> Callable[[str], Fie
     return resolve
 
 
-def _check_create(fields: dict[str, Any]) -> str:
-    """The role of a valid create request, else 400 ``parameter_invalid`` naming the field."""
+def _check_types(fields: dict[str, Any]) -> None:
     for name, value in fields.items():
         kinds = CREATABLE.get(name)
         if kinds is None:
@@ -86,6 +85,11 @@ def _check_create(fields: dict[str, Any]) -> str:
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             expected = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
             raise ApiError(400, "parameter_invalid", f"{name}: expected {expected}", name)
+
+
+def _check_create(fields: dict[str, Any]) -> str:
+    """The role of a valid create request, else 400 ``parameter_invalid`` naming the field."""
+    _check_types(fields)
     if not any(fields.get(k) for k in ("role", "email", "external_id")):
         raise ApiError(400, "parameter_invalid", "one of role, email or external_id is required", "email")
     role = str(fields.get("role") or "user")
