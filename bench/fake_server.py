@@ -33,8 +33,23 @@ def start_fake(contacts: int, *flags: str, core: str | None = None,
         match = re.search(r"Base URL: (http://\S+)", line)
         if match:
             threading.Thread(target=process.stdout.read, daemon=True).start()  # keep the pipe drained
+            _wait_listening(match.group(1), started + timeout)
             return process, match.group(1), time.monotonic() - started
         if time.monotonic() - started > timeout:
             break
     process.kill()
     raise RuntimeError("the fake Intercom did not print its base URL")
+
+
+def _wait_listening(base_url: str, deadline: float) -> None:
+    """The URL is printed once the socket is bound, a moment before it accepts connections."""
+    import httpx
+
+    while True:
+        try:
+            httpx.get(f"{base_url}/_emulator/stats", timeout=30)
+            return
+        except httpx.ConnectError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)

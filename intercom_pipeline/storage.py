@@ -96,19 +96,23 @@ def write_parquet(target: Path, table: pa.Table, private: bool = False) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_dir(target: Path, private: bool = False) -> Iterator[Path]:
+def atomic_dir(target: Path, private: bool = False, staging: Path | None = None) -> Iterator[Path]:
     """Build a folder under a temp name and rename it into place when complete.
 
-    An existing ``target`` is replaced only after the new folder is whole.
+    An existing ``target`` is replaced only after the new folder is whole. ``staging``: where the
+    temp folder (and the replaced one, briefly) live, on the same file system; default beside
+    ``target``. Datasets stage outside their own folder, so a reader globbing
+    ``<dataset>/**/*.parquet`` never sees a file that is not published.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    where = ensure_dir(staging, private) if staging else target.parent
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=where))
     os.chmod(tmp, PRIVATE_DIR if private else 0o755)
     try:
         yield tmp
         if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=where))
+            os.rmdir(old)
             os.replace(target, old)
             os.replace(tmp, target)
             shutil.rmtree(old, ignore_errors=True)

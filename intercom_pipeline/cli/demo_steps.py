@@ -72,14 +72,17 @@ def discovery(run: DemoRun) -> None:
 
 
 def exports(run: DemoRun) -> None:
-    today = datetime.now(UTC).date().isoformat()
-    run.execute("exports_snapshot_job", partition_key=today)
-    run.execute("exports_incremental_job", tags={
-        "dagster/asset_partition_range_start": run.location.start,
-        "dagster/asset_partition_range_end": today,
+    from intercom_pipeline.defs.exports import first_partition, month_of
+
+    start = run.location.start
+    run.execute("exports_snapshot_job")
+    run.execute("exports_incremental_job", tags={  # every month of history, in one run
+        "dagster/asset_partition_range_start": first_partition(start),
+        "dagster/asset_partition_range_end": month_of(datetime.now(UTC).date(), start),
     })
     run.execute("warehouse_job")
-    for stream in sorted(p.name for p in (run.root / "exports").iterdir() if p.is_dir()):
+    for stream in sorted(p.name for p in (run.root / "exports").iterdir()
+                         if p.is_dir() and not p.name.startswith(".")):
         path = run.root / "exports" / stream
         run.rows.append((f"exports/{stream}", f"{dataset_rows(path)} rows", str(path)))
     warehouse = run.root / "warehouse.duckdb"

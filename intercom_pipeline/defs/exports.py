@@ -8,24 +8,33 @@ https://docs.dagster.io/guides/test/asset-checks.
 ``build(location)`` makes one workspace's export definitions (``defs/common.py``: key prefix,
 pool, partition start).
 
-- contacts, tickets and conversations (+ conversation_parts) are partitioned by UTC day of
-  ``updated_at`` from the location's start (``LocationSettings.start``: a fixed day, so every
-  process sees the same partition set). A backfill runs as ONE run per range (``BackfillPolicy.single_run``),
-  which the exporter cuts into concurrent time slices.
-- every other stream is a full refresh partitioned by snapshot date; a snapshot can only be taken
-  for today (UTC): an old snapshot cannot be re-created from the API, so asking for one fails.
+- contacts, tickets and conversations (+ conversation_parts) are partitioned by UTC month of
+  ``updated_at`` (one file per month on disk) from the history start (``LocationSettings.start``:
+  a fixed day, never the clock, so every process sees the same partition set). At most ~200
+  months exist for any start: months before Intercom existed (2011) are folded into the first
+  partition. A backfill runs as ONE run per range (``BackfillPolicy.single_run``), which the
+  exporter cuts into concurrent time slices.
+- events share those month partitions in Dagster (one job, one partition set) but are stored by
+  day of ``created_at`` on disk (``created_date=``); a run reads only the last 90 days of a month
+  (Intercom's listing retention).
+- the daily schedule refreshes only yesterday and today: it launches the current month (and the
+  previous one on the 1st) with the tag ``exports/refresh_from=<yesterday>``; the run reads that
+  window only and rewrites the month with those days replaced, exact at day boundaries.
+- every other stream is a full refresh, unpartitioned in Dagster: a snapshot can only be taken of
+  the API's current state, so each run writes ``snapshot_date=<today, UTC>`` on disk (a daily
+  partition set would list thousands of past days that can never be materialized).
 - every asset that calls Intercom runs in the workspace's ``intercom_api/<connection>`` pool.
 """
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import dagster as dg
 
 from intercom_pipeline import charts
-from intercom_pipeline.defs.common import KINDS, LocationSettings, daily_partitions
+from intercom_pipeline.defs.common import KINDS, LocationSettings
 from intercom_pipeline.exports import events, graph, published, runs, warehouse
 from intercom_pipeline.exports.completeness import Completeness
 from intercom_pipeline.exports.runs import ExportOutcome
@@ -42,6 +51,25 @@ from intercom_pipeline.exports.streams import (
 GROUP = "exports"
 RESOURCES = {"intercom", "data_root"}
 KeyOf = Callable[[str], dg.AssetKey]
+# Intercom launched in 2011: no record can have been updated there earlier, so months before this
+# are one partition with it (a start of 2000-01-01 gives ~190 partitions, not ~330 empty ones).
+FIRST_MONTH = date(2011, 1, 1)
+REFRESH_FROM_TAG = "exports/refresh_from"
+
+
+def first_partition(start: str) -> str:
+    """The first month partition: the history start's month, or 2011-01 for an earlier start."""
+    return max(date.fromisoformat(start), FIRST_MONTH).replace(day=1).isoformat()
+
+
+def month_of(day: date, start: str) -> str:
+    """The month partition key holding ``day`` (Dagster's monthly keys are the 1st)."""
+    return max(day.replace(day=1), date.fromisoformat(first_partition(start))).isoformat()
+
+
+def month_partitions(start: str) -> dg.MonthlyPartitionsDefinition:
+    """UTC months from the first partition to the current one (inclusive)."""
+    return dg.MonthlyPartitionsDefinition(start_date=first_partition(start), timezone="UTC", end_offset=1)
 
 
 def _check_spec(name: str, key: KeyOf) -> dg.AssetCheckSpec:
@@ -49,7 +77,7 @@ def _check_spec(name: str, key: KeyOf) -> dg.AssetCheckSpec:
                              description=f"Rows of {name} loaded in the run vs the server's figures; names what is missing.")
 
 
-def _spec(name: str, partitions: dg.PartitionsDefinition, key: KeyOf) -> dg.AssetSpec:
+def _spec(name: str, partitions: dg.PartitionsDefinition | None, key: KeyOf) -> dg.AssetSpec:
     stream = STREAMS[name]
     return dg.AssetSpec(key(name), group_name=GROUP, kinds=set(KINDS), description=stream.description,
                         partitions_def=partitions, metadata={"stream_mode": stream.mode})
@@ -98,24 +126,40 @@ def _calls(client: Any, before: dict[str, Any]) -> dict[str, Any]:
     return {k: round(v - before.get(k, 0), 3) for k, v in after.items()}
 
 
-def _snapshot_date(context: dg.AssetExecutionContext) -> str:
-    key = context.partition_key
-    today = datetime.now(UTC).date().isoformat()
-    if key != today:
-        raise dg.Failure(f"snapshot partition {key} asked for, but a snapshot can only be taken for today ({today}): "
-                         "the API serves the current state only")
-    return key
+def _snapshot_date() -> str:
+    """Snapshots are of the API's current state: they are filed under the run's day (UTC)."""
+    return datetime.now(UTC).date().isoformat()
 
 
-def _snapshot_asset(name: str, location: LocationSettings, snapshot_days: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def _run_window(context: dg.AssetExecutionContext, history_start: str) -> tuple[datetime, datetime]:
+    """The ``[start, end)`` a run of month partitions reads: the months' span, from the history
+    start for the first partition, and from ``exports/refresh_from`` when the tag is set."""
+    window = context.partition_time_window
+    start = window.start
+    if start.date().isoformat() <= first_partition(history_start):  # the first month: from the history start
+        start = datetime.fromisoformat(history_start).replace(tzinfo=UTC)
+    raw = context.run.tags.get(REFRESH_FROM_TAG)
+    if raw:
+        try:
+            refresh = datetime.fromisoformat(raw).replace(tzinfo=UTC)
+        except ValueError:
+            raise dg.Failure(f"run tag {REFRESH_FROM_TAG} must be a date like 2026-11-21; got {raw!r}") from None
+        if not start <= refresh < window.end:
+            raise dg.Failure(f"run tag {REFRESH_FROM_TAG}={raw} lies outside the partitions' window "
+                             f"{start.date()} .. {window.end.date()}")
+        start = refresh
+    return start, window.end
+
+
+def _snapshot_asset(name: str, location: LocationSettings) -> dg.AssetsDefinition:
     key = location.key
 
-    @dg.multi_asset(name=f"export_{name}", specs=[_spec(name, snapshot_days, key)], check_specs=[_check_spec(name, key)],
+    @dg.multi_asset(name=f"export_{name}", specs=[_spec(name, None, key)], check_specs=[_check_spec(name, key)],
                     pool=location.api_pool, required_resource_keys=RESOURCES)
     def _asset(context: dg.AssetExecutionContext):
         client = context.resources.intercom.client()
         before = client.stats.as_metadata()
-        outcome = runs.export_snapshot(client, name, context.resources.data_root.path(), _snapshot_date(context),
+        outcome = runs.export_snapshot(client, name, context.resources.data_root.path(), _snapshot_date(),
                                        time.time())
         yield _result(outcome, _calls(client, before), key)
 
@@ -123,19 +167,19 @@ def _snapshot_asset(name: str, location: LocationSettings, snapshot_days: dg.Par
 
 
 def _incremental_asset(names: list[str], location: LocationSettings,
-                       updated_days: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+                       updated_months: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     primary, key = names[0], location.key
 
-    @dg.multi_asset(name=f"export_{primary}", specs=[_spec(n, updated_days, key) for n in names],
+    @dg.multi_asset(name=f"export_{primary}", specs=[_spec(n, updated_months, key) for n in names],
                     check_specs=[_check_spec(n, key) for n in names], pool=location.api_pool,
                     required_resource_keys=RESOURCES,
                     backfill_policy=dg.BackfillPolicy.single_run())
     def _asset(context: dg.AssetExecutionContext):
         client = context.resources.intercom.client()
         before = client.stats.as_metadata()
-        window = context.partition_time_window
-        outcomes = runs.export_incremental(client, primary, context.resources.data_root.path(), window.start,
-                                           window.end, time.time())
+        start, end = _run_window(context, location.start)
+        outcomes = runs.export_incremental(client, primary, context.resources.data_root.path(), start, end,
+                                           time.time())
         calls = _calls(client, before)
         for outcome in outcomes:
             yield _result(outcome, calls, key)
@@ -143,17 +187,17 @@ def _incremental_asset(names: list[str], location: LocationSettings,
     return _asset
 
 
-def _contact_graph(location: LocationSettings, snapshot_days: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def _contact_graph(location: LocationSettings) -> dg.AssetsDefinition:
     key = location.key
 
-    @dg.multi_asset(name="export_contact_graph", specs=[_spec(s.name, snapshot_days, key) for s in GRAPH],
+    @dg.multi_asset(name="export_contact_graph", specs=[_spec(s.name, None, key) for s in GRAPH],
                     check_specs=[_check_spec(s.name, key) for s in GRAPH], pool=location.api_pool,
                     required_resource_keys=RESOURCES)
     def contact_graph(context: dg.AssetExecutionContext):
         """contact_companies, contact_tags, company_contacts and notes from one pass over all contacts."""
         client = context.resources.intercom.client()
         before = client.stats.as_metadata()
-        outcomes = graph.export_contact_graph(client, context.resources.data_root.path(), _snapshot_date(context),
+        outcomes = graph.export_contact_graph(client, context.resources.data_root.path(), _snapshot_date(),
                                               time.time())
         calls = _calls(client, before)
         for outcome in outcomes:
@@ -162,11 +206,11 @@ def _contact_graph(location: LocationSettings, snapshot_days: dg.PartitionsDefin
     return contact_graph
 
 
-def _events_asset(location: LocationSettings, updated_days: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def _events_asset(location: LocationSettings, updated_months: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     key = location.key
 
     @dg.multi_asset(name="export_events", specs=[dg.AssetSpec(
-        key("events"), group_name=GROUP, kinds=set(KINDS), partitions_def=updated_days,
+        key("events"), group_name=GROUP, kinds=set(KINDS), partitions_def=updated_months,
         description=EVENTS.description, metadata={"stream_mode": EVENTS.mode, "cost_in_calls": events.COST})],
         check_specs=[_check_spec("events", key)], pool=location.api_pool, required_resource_keys=RESOURCES,
         backfill_policy=dg.BackfillPolicy.single_run())
@@ -174,10 +218,10 @@ def _events_asset(location: LocationSettings, updated_days: dg.PartitionsDefinit
         """Data events by day of created_at, for the contacts active in the window (see exports/events.py)."""
         client = context.resources.intercom.client()
         before = client.stats.as_metadata()
-        window = context.partition_time_window
+        start, end = _run_window(context, location.start)
         try:
-            outcome = events.export_events(client, context.resources.data_root.path(), int(window.start.timestamp()),
-                                           int(window.end.timestamp()), time.time())
+            outcome = events.export_events(client, context.resources.data_root.path(), int(start.timestamp()),
+                                           int(end.timestamp()), time.time())
         except ValueError as error:
             raise dg.Failure(str(error)) from None
         yield _result(outcome, _calls(client, before), key)
@@ -219,14 +263,14 @@ def _warehouse_asset(location: LocationSettings) -> dg.AssetsDefinition:
 
 def export_assets(location: LocationSettings) -> list[dg.AssetsDefinition]:
     """Every export asset of one workspace."""
-    updated_days = snapshot_days = daily_partitions(location)
+    updated_months = month_partitions(location.start)
     assets = [
-        *[_snapshot_asset(s.name, location, snapshot_days) for s in SNAPSHOTS],
-        _incremental_asset(["contacts"], location, updated_days),
-        _incremental_asset(["conversations", PARTS.name], location, updated_days),
-        _incremental_asset(["tickets"], location, updated_days),
-        _contact_graph(location, snapshot_days),
-        _events_asset(location, updated_days),
+        *[_snapshot_asset(s.name, location) for s in SNAPSHOTS],
+        _incremental_asset(["contacts"], location, updated_months),
+        _incremental_asset(["conversations", PARTS.name], location, updated_months),
+        _incremental_asset(["tickets"], location, updated_months),
+        _contact_graph(location),
+        _events_asset(location, updated_months),
         _warehouse_asset(location),
     ]
     assert {n for a in assets for n in (k.path[-1] for k in a.keys)} >= set(STREAMS) | {i.name for i in INCREMENTAL}
@@ -240,14 +284,18 @@ INCREMENTAL_ASSETS = [*(s.name for s in INCREMENTAL), PARTS.name, EVENTS.name]
 def build(location: LocationSettings) -> dg.Definitions:
     """One workspace's export assets, jobs and daily schedules."""
     key, start = location.key, location.start
-    exports_snapshot_job = dg.define_asset_job(
-        "exports_snapshot_job", selection=dg.AssetSelection.assets(*map(key, SNAPSHOT_ASSETS)),
-        description="Full refresh of every snapshot stream for today's snapshot partition.")
-    exports_incremental_job = dg.define_asset_job(
-        "exports_incremental_job", selection=dg.AssetSelection.assets(*map(key, INCREMENTAL_ASSETS)),
-        description="contacts, conversations (+ parts) and tickets for a day or a range of days of updated_at.")
-    warehouse_job = dg.define_asset_job("warehouse_job", selection=dg.AssetSelection.assets(key("warehouse")))
+    # The on-disk checks run alone (their own job, the Checks tab, the CLI): they read every
+    # published file and ask the server for totals, which a run of a few days should not pay for.
     published_checks = [_published_check(name, key) for name in published.CHECKED]
+    on_disk = dg.AssetSelection.checks(*published_checks)
+    exports_snapshot_job = dg.define_asset_job(
+        "exports_snapshot_job", selection=dg.AssetSelection.assets(*map(key, SNAPSHOT_ASSETS)) - on_disk,
+        description="Full refresh of every snapshot stream (filed under today's snapshot_date).")
+    exports_incremental_job = dg.define_asset_job(
+        "exports_incremental_job", selection=dg.AssetSelection.assets(*map(key, INCREMENTAL_ASSETS)) - on_disk,
+        description="contacts, conversations (+ parts), tickets and events for a month or a range of months "
+                    "(tag exports/refresh_from=<day> to read only from that day on).")
+    warehouse_job = dg.define_asset_job("warehouse_job", selection=dg.AssetSelection.assets(key("warehouse")))
     exports_published_checks_job = dg.define_asset_job(
         "exports_published_checks_job", selection=dg.AssetSelection.checks(*published_checks),
         description="Only the on-disk completeness checks: what is published vs the server's totals now.")
@@ -255,20 +303,22 @@ def build(location: LocationSettings) -> dg.Definitions:
     @dg.schedule(job=exports_incremental_job, cron_schedule="15 0 * * *", execution_timezone="UTC",
                  default_status=dg.DefaultScheduleStatus.STOPPED)
     def exports_incremental_daily(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        """Yesterday and today in one run, just after midnight: yesterday's partition is re-done once
-        the day is over (an earlier run froze its window before the day ended), so no update is lost."""
+        """Yesterday and today in one run, just after midnight: yesterday is re-read once the day is
+        over (an earlier run froze its window before the day ended), so no update is lost. The run
+        covers the months of those two days and rewrites them with just those days replaced."""
         today = context.scheduled_execution_time.astimezone(UTC).date()
-        yesterday = today - timedelta(days=1)
+        yesterday = max(today - timedelta(days=1), date.fromisoformat(start))
         return dg.RunRequest(run_key=f"exports-{today.isoformat()}", tags={
-            "dagster/asset_partition_range_start": max(yesterday.isoformat(), start),
-            "dagster/asset_partition_range_end": today.isoformat(),
+            "dagster/asset_partition_range_start": month_of(yesterday, start),
+            "dagster/asset_partition_range_end": month_of(today, start),
+            REFRESH_FROM_TAG: yesterday.isoformat(),
         })
 
     @dg.schedule(job=exports_snapshot_job, cron_schedule="30 0 * * *", execution_timezone="UTC",
                  default_status=dg.DefaultScheduleStatus.STOPPED)
     def exports_snapshot_daily(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
         today = context.scheduled_execution_time.astimezone(UTC).date().isoformat()
-        return dg.RunRequest(run_key=f"snapshot-{today}", partition_key=today)
+        return dg.RunRequest(run_key=f"snapshot-{today}")
 
     return dg.Definitions(
         assets=export_assets(location),

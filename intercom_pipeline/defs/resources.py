@@ -68,7 +68,7 @@ class IntercomResource(dg.ConfigurableResource):
     connect_timeout: float = 10.0
     target_utilization: float = 0.75
     rate_share: float = 1.0
-    max_concurrency: int = 8
+    max_concurrency: int = 32  # ceiling; the client sizes requests in flight from budget and latency
     share_budget: bool = True
     data_root: str = ""
     # Where the workspace's budget is shared (see module docstring); empty: the instance's

@@ -27,7 +27,7 @@ from intercom_pipeline.exports import completeness as cc
 from intercom_pipeline.exports.incremental import Deduper, Window
 from intercom_pipeline.exports.runs import BATCH, ExportOutcome, _iso, _outcome, _writer
 from intercom_pipeline.exports.schema import converter_for
-from intercom_pipeline.exports.slicing import fan_out, window_records
+from intercom_pipeline.exports.slicing import Probe, fan_out, probe, window_records
 from intercom_pipeline.exports.streams import STREAMS
 from intercom_pipeline.exports.writer import stream_root
 from intercom_pipeline.intercom import IntercomClient
@@ -110,14 +110,15 @@ def export_contact_graph(client: IntercomClient, data_root: Path, snapshot_date:
     from intercom_pipeline.intercom import q
 
     tz = client.workspace_timezone
-    total = client.search_total("contacts", q.updated_window("updated_at", 1, int(now), tz))
+    first = probe(client, "contacts", Window(1, int(now)))
+    total = first.total
     with contextlib.ExitStack() as stack:
         for writer in graph.writers.values():
             stack.enter_context(writer)
-        found = _walk(client, graph, Window(1, int(now)), total)
+        found = _walk(client, graph, Window(1, int(now)), first)
         if len(graph.dedupe.seen) < total:
             # Pages can shift under a cursor while contacts change: walk again, keeping only the new.
-            _walk(client, graph, Window(1, int(now)), total)
+            _walk(client, graph, Window(1, int(now)), first)
         end, passes = int(now), 0
         # Contacts changed during the walk left [1, now): walk what changed since, until quiet.
         while passes < MAX_CATCH_UP and (passes == 0 or found):
@@ -139,10 +140,10 @@ def export_contact_graph(client: IntercomClient, data_root: Path, snapshot_date:
     return outcomes
 
 
-def _walk(client: IntercomClient, graph: GraphPass, window: Window, total: int | None) -> int:
+def _walk(client: IntercomClient, graph: GraphPass, window: Window, found_before: Probe | None) -> int:
     batch: list[dict[str, Any]] = []
     found = 0
-    for contact in window_records(client, "contacts", window, total):
+    for contact in window_records(client, "contacts", window, found_before):
         keep, older = graph.dedupe.admit(contact["id"], int(contact["updated_at"]))
         if older is not None:
             graph.drop(contact["id"], older)

@@ -10,8 +10,13 @@ Why this is exact although Intercom's search is day-granular (intercom-api.md §
   leak rows into the wrong partition, and what was left out is counted.
 - Rows are de-duplicated by ``(id, updated_at)`` keeping the latest: a page that repeats a record is
   skipped; a newer version of a record already written replaces the older one in its partition.
-- Each UTC day of the window is one partition ``updated_date=YYYY-MM-DD``, replaced atomically; a day
-  exported before that has no rows now is replaced by an empty folder.
+- History is stored by UTC month of ``updated_at``: one partition ``updated_month=YYYY-MM`` per
+  month, one file whose row groups are sorted by ``updated_at``, with an ``updated_date`` column
+  (YYYY-MM-DD) beside it. A run over ``[start, end)`` rewrites every month it overlaps atomically:
+  the month's rows inside the window are replaced by what this run read, the rows outside it are
+  carried over unchanged (writer.py). So a daily run is exact at day boundaries although the file
+  holds the whole month, and a month that loses all its rows in the window keeps the others.
+  (A writer with the day key ``updated_date`` keeps one folder per day, as earlier versions did.)
 
 conversation_parts follow their conversations: the parts of every exported conversation are
 written to the same day partition, keyed by ``(conversation_id, conversation_updated_at)``.
@@ -27,15 +32,36 @@ from typing import Any
 
 import pyarrow as pa
 
+from intercom_pipeline.exports.month_files import MONTH_KEY
 from intercom_pipeline.exports.schema import Converter
 from intercom_pipeline.exports.writer import DatasetWriter
 
 DAY = 86_400
-PARTITION_KEY = "updated_date"
+PARTITION_KEY = MONTH_KEY
+DAY_KEY = "updated_date"  # the day key: a column of month files, a folder level of day-keyed writers
 
 
 def day_key(day_number: int) -> str:
     return datetime.fromtimestamp(day_number * DAY, UTC).strftime("%Y-%m-%d")
+
+
+def partition_value(key: str, day_number: int) -> str:
+    """The partition of a day: ``2026-01-31`` by day, ``2026-01`` by month."""
+    text = day_key(day_number)
+    return text[:7] if key == PARTITION_KEY else text
+
+
+def partition_bounds(key: str, value: str) -> tuple[int, int] | None:
+    """``[start, end)`` in Unix seconds of a partition value; None when it is not a time partition."""
+    try:
+        if key == PARTITION_KEY:
+            first = datetime.strptime(value, "%Y-%m").replace(tzinfo=UTC)
+            after = first.replace(year=first.year + first.month // 12, month=first.month % 12 + 1)
+            return int(first.timestamp()), int(after.timestamp())
+        day = int(datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp())
+    except ValueError:
+        return None
+    return day, day + DAY
 
 
 def to_epoch(value: datetime | int | float) -> int:
@@ -55,18 +81,15 @@ class Window:
         first, last = self.start // DAY, (self.end - 1) // DAY
         return [day_key(d) for d in range(first, last + 1)]
 
-    def published_days(self, published: set[str]) -> list[str]:
-        """The partition values among ``published`` whose day lies in this window."""
-        first, last = self.start // DAY, (self.end - 1) // DAY
-        days = []
+    def published_days(self, published: set[str], key: str = DAY_KEY) -> list[str]:
+        """The partition values among ``published`` (days, or months with ``key``) that overlap
+        this window."""
+        overlapping = []
         for value in published:
-            try:
-                number = int(datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp()) // DAY
-            except ValueError:
-                continue  # not a day partition
-            if first <= number <= last:
-                days.append(value)
-        return sorted(days)
+            bounds = partition_bounds(key, value)
+            if bounds is not None and bounds[0] < self.end and self.start < bounds[1]:
+                overlapping.append(value)
+        return sorted(overlapping)
 
     def contains(self, ts: int) -> bool:
         return self.start <= ts < self.end
@@ -155,8 +178,8 @@ def export_window(
     seen_before = (dedupe.duplicates, dedupe.stale)  # the deduper may be shared by several walks
     # Days of the window that hold data from an earlier run are rewritten even if they get no row
     # now (their records moved to a later day); days never written stay absent (cheap long windows).
-    for day in window.published_days(writer.published()):
-        writer.ensure(day)
+    for value in window.published_days(writer.published(), writer.partition_key):
+        writer.ensure(value)
     batch: list[dict[str, Any]] = []
     for record in records:
         stats.received += 1
@@ -169,9 +192,10 @@ def export_window(
             raise ValueError(f"{stream} record without a string id (updated_at={ts})")
         keep, older = dedupe.admit(record_id, ts)
         if older is not None:
-            writer.drop(day_key(older // DAY), record_id, older)
+            where = partition_value(writer.partition_key, older // DAY)
+            writer.drop(where, record_id, older)
             if on_superseded is not None:
-                on_superseded(day_key(older // DAY), record_id, older)
+                on_superseded(where, record_id, older)
             stats.superseded += 1
         if keep:
             batch.append(record)
@@ -194,10 +218,12 @@ def _write_batch(batch: list[dict[str, Any]], converter: Converter, writer: Data
 
 
 def write_by_day(rows: list[dict[str, Any]], table: pa.Table, day_numbers: list[int], writer: DatasetWriter) -> None:
-    """Write ``table`` (rows already grouped by day, in ``day_numbers`` order) into day partitions."""
+    """Write ``table`` (rows already sorted by day, in ``day_numbers`` order) into the writer's
+    partitions (months, or days for a day-keyed writer)."""
     offset = 0
     writer.count(table)
-    for day, group in itertools.groupby(day_numbers):
+    key = writer.partition_key
+    for value, group in itertools.groupby(day_numbers, key=lambda day: partition_value(key, day)):
         size = sum(1 for _ in group)
-        writer.add(day_key(day), table.slice(offset, size), counted=True)
+        writer.add(value, table.slice(offset, size), counted=True)
         offset += size

@@ -5,7 +5,8 @@ as they are now (row counts from the file footers, ids from one column), so a pa
 or truncated after the run is caught. Each returns a ``Completeness`` plus rows per partition:
 
 - contacts, conversations, tickets: the distinct ids whose latest version on disk falls in the
-  published range ``[first day, last day + 1)`` vs the server's search count of records with
+  published range, from the first partition's start to the last one's end (partitions are months,
+  ``updated_month=YYYY-MM``, or days in data written before the month layout) vs the server's search count of records with
   ``updated_at`` in that range. A record changed since its export is counted by the server on its
   new day (outside the range, or inside it); one deleted on the server is on disk only. So disk >=
   server is complete (the surplus is records changed or deleted since, and is reported as such);
@@ -17,8 +18,9 @@ or truncated after the run is caught. Each returns a ``Completeness`` plus rows 
   ``statistics.count_conversation_parts`` (no API call: both are on disk).
 
 Cost in calls: one search per stream (a walk of the window's search pages when the workspace's
-time zone is not UTC, since day-granular counts are then not exact), plus one per published day
-when a stream falls short (UTC workspaces; elsewhere the shortfall is reported without days).
+time zone is not UTC, since day-granular counts are then not exact), plus one per published
+partition (month, or day) when a stream falls short (UTC workspaces; elsewhere the shortfall is
+reported without partitions).
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from intercom_pipeline.exports import completeness as cc
-from intercom_pipeline.exports.incremental import DAY
+from intercom_pipeline.exports.incremental import DAY_KEY, PARTITION_KEY, partition_bounds
 from intercom_pipeline.exports.writer import dataset_files
 
 CHECKED = ("contacts", "conversations", "tickets", "companies", "conversation_parts")
@@ -92,8 +93,13 @@ def _latest(table: pa.Table, key: str, stamp: str) -> dict[str, tuple[int, str]]
     return latest
 
 
-def _day_number(value: str) -> int:
-    return int(datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp()) // DAY
+def _bounds(value: str) -> tuple[int, int]:
+    """``[start, end)`` in Unix seconds of a partition value: a month (``updated_month=YYYY-MM``,
+    the incremental streams' layout) or a day (data written before the month layout)."""
+    bounds = partition_bounds(PARTITION_KEY if len(value) == len("YYYY-MM") else DAY_KEY, value)
+    if bounds is None:
+        raise ValueError(f"partition value: expected YYYY-MM or YYYY-MM-DD; got {value!r}")
+    return bounds
 
 
 def check_incremental(client: Any, data_root: Path, stream: str) -> Published:
@@ -104,8 +110,7 @@ def check_incremental(client: Any, data_root: Path, stream: str) -> Published:
     name = f"{stream}_published"
     if not rows:
         return Published(stream, cc.Completeness(name, True, 0, None, detail=f"no {stream} published yet"), rows)
-    first, last = _day_number(min(rows)), _day_number(max(rows))
-    start, end = first * DAY, (last + 1) * DAY
+    start, end = _bounds(min(rows))[0], _bounds(max(rows))[1]
     latest = _latest(_read(files, ["id", "updated_at"]), "id", "updated_at")
     on_disk = sum(1 for ts, _p in latest.values() if start <= ts < end)
     tz = client.workspace_timezone
@@ -129,16 +134,17 @@ def check_incremental(client: Any, data_root: Path, stream: str) -> Published:
 
 
 def _short_days(client: Any, stream: str, latest: dict[str, tuple[int, str]], rows: dict[str, int]) -> list[str]:
-    """Days whose latest versions on disk are fewer than the server's count for that day."""
+    """Partitions (days or months) whose latest versions on disk are fewer than the server's count
+    for that span."""
     from intercom_pipeline.intercom import q
 
-    per_day = Counter(part for _ts, part in latest.values())
+    per_partition = Counter(part for _ts, part in latest.values())
     short = []
-    for day in rows:
-        start = _day_number(day) * DAY
-        server = client.search_total(stream, q.updated_window("updated_at", start, start + DAY, "UTC"))
-        if per_day.get(day, 0) < server:
-            short.append(f"{day} ({per_day.get(day, 0)}/{server})")
+    for value in rows:
+        start, end = _bounds(value)
+        server = client.search_total(stream, q.updated_window("updated_at", start, end, "UTC"))
+        if per_partition.get(value, 0) < server:
+            short.append(f"{value} ({per_partition.get(value, 0)}/{server})")
     return short
 
 

@@ -16,21 +16,22 @@ from typing import Any
 import pyarrow as pa
 
 from intercom_pipeline.exports import completeness as cc
-from intercom_pipeline.exports import schema_sync
+from intercom_pipeline.exports import month_files, schema_sync
 from intercom_pipeline.exports.incremental import (
     DAY,
     Deduper,
+    Window,
     export_window,
     frozen_window,
     write_by_day,
 )
 from intercom_pipeline.exports.schema import Converter, SchemaInfo, converter_for
-from intercom_pipeline.exports.slicing import fan_out, window_records
+from intercom_pipeline.exports.slicing import fan_out, probe, window_records
 from intercom_pipeline.exports.streams import PARTS, STREAMS, Stream
-from intercom_pipeline.exports.writer import DatasetWriter, stream_root
+from intercom_pipeline.exports.writer import DatasetWriter, staging_dir, stream_root
 from intercom_pipeline.intercom import IntercomClient
 
-BATCH = 2_000
+BATCH = 1_000  # records converted at once: big enough for Arrow, small enough to keep memory flat
 
 
 @dataclass
@@ -48,24 +49,28 @@ class ExportOutcome:
         return sum(self.partitions.values())
 
 
-# Buffer budgets per writer. Day-partitioned writers get more: each flush writes one file per day,
-# so flushing often makes many small files; a snapshot writer has one partition and flushes into
-# one big file at little cost. Several writers run at once (conversations + parts; four graph
-# streams), so the sum stays well under the 500 MB a 100k-contact run may use.
-BUFFER_BYTES = {"incremental": 64 << 20, "parts": 48 << 20, "snapshot": 24 << 20, "graph": 24 << 20,
+# Buffer budgets per writer. A flush of a month-keyed writer adds one row group per month to the
+# month's one file (no new files), so a small buffer costs little; snapshot and graph writers add a
+# part file per flush. Several writers run at once (conversations + parts; four graph streams), and
+# the whole export must stay under 200 MB, flat in the number of records.
+BUFFER_BYTES = {"incremental": 8 << 20, "parts": 8 << 20, "snapshot": 24 << 20, "graph": 16 << 20,
                 "events": 24 << 20}
 
 
-def _writer(data_root: Path, stream: Stream, workspace_id: str, converter: Converter) -> DatasetWriter:
+def _writer(data_root: Path, stream: Stream, workspace_id: str, converter: Converter,
+            window: Window | None = None) -> DatasetWriter:
     return DatasetWriter(data_root, stream.name, workspace_id, stream.partition_key, converter.schema,
                          stream.private, buffer_bytes=BUFFER_BYTES[stream.mode],
-                         version_columns=stream.version_columns)
+                         version_columns=stream.version_columns,
+                         window=(window.start, window.end) if window else None)
 
 
 def _outcome(stream: Stream, writer: DatasetWriter, check: cc.Completeness, info: SchemaInfo | None,
              **metadata: Any) -> ExportOutcome:
     result = writer.result
     meta = dict(metadata)
+    if writer.monthly:
+        meta["rows_kept_from_earlier_runs"] = result.carried  # in rewritten months, outside the window
     if info is not None and (info.added or info.type_changes):  # new columns: older files get them too
         meta["files_given_new_columns"] = len(schema_sync.unify(writer.data_root, stream.name,
                                                                  writer.root.name.split("=", 1)[1], stream.private))
@@ -190,20 +195,27 @@ def export_incremental(
     workspace, tz = client.workspace_id, client.workspace_timezone
     info = converter_for(stream, client, stream_root(data_root, name, workspace), _iso(now))
     query = q.updated_window("updated_at", window.start, window.end, tz)
+    first = probe(client, resource, window)
     # Exact only when the workspace's day is the UTC day (the partitions' day): otherwise the
     # day-granular total also counts the edges of neighbouring windows.
-    expected = client.search_total(resource, query) if tz == "UTC" else None
+    expected = first.total if tz == "UTC" else None
     dedupe = Deduper()
     parts_info = converter_for(PARTS, client, stream_root(data_root, PARTS.name, workspace), _iso(now))
-    with _writer(data_root, stream, workspace, info.converter) as writer:
-        parts_writer = _writer(data_root, PARTS, workspace, parts_info.converter) if name == "conversations" else None
+    # Day folders of earlier versions are folded into months first (a no-op once done).
+    for each, each_info in [(stream, info), *([(PARTS, parts_info)] if name == "conversations" else [])]:
+        root = stream_root(data_root, each.name, workspace)
+        month_files.compact_day_folders(root, each_info.converter.schema, each.version_columns[1], each.private,
+                                        staging_dir(root))
+    with _writer(data_root, stream, workspace, info.converter, window) as writer:
+        parts_writer = (_writer(data_root, PARTS, workspace, parts_info.converter, window)
+                        if name == "conversations" else None)
         with parts_writer or _Null():
             parts = PartsExporter(client, parts_info.converter, parts_writer) if parts_writer else None
             if parts_writer is not None:
-                for day in window.published_days(parts_writer.published()):
+                for day in window.published_days(parts_writer.published(), parts_writer.partition_key):
                     parts_writer.ensure(day)
             hook, drop = (parts.on_batch, parts_writer.drop) if parts and parts_writer else (None, None)
-            stats = export_window(name, window_records(client, resource, window, expected), window,
+            stats = export_window(name, window_records(client, resource, window, first), window,
                                   info.converter, writer, BATCH, hook, dedupe, drop)
             rescanned: set[str] = set()
             recovered = 0
@@ -211,7 +223,7 @@ def export_incremental(
                 # Fewer than the server counted: records may have moved while a cursor was walking
                 # (pages shift under it). Walk the window again and export what the first walk missed.
                 before = len(dedupe.seen)
-                again = _noting(window_records(client, resource, window, expected), rescanned, dedupe.seen)
+                again = _noting(window_records(client, resource, window, first), rescanned, dedupe.seen)
                 extra = export_window(name, again, window, info.converter, writer, BATCH, hook, dedupe, drop)
                 stats.merge(extra)
                 recovered = len(dedupe.seen) - before

@@ -28,6 +28,7 @@ import orjson
 import pyarrow as pa
 
 from intercom_pipeline import storage
+from intercom_pipeline.exports.fast_columns import StructReader
 from intercom_pipeline.intercom import IntercomClient
 
 TS = pa.timestamp("s", tz="UTC")
@@ -42,6 +43,7 @@ ARROW_TYPES: dict[str, pa.DataType] = {
 }
 # Intercom data_attributes.data_type -> column kind. Date attributes are Unix seconds on the wire.
 DATA_TYPE_KINDS = {"string": "str", "integer": "int", "float": "float", "boolean": "bool", "date": "ts", "datetime": "ts"}
+FAST_KINDS = frozenset({"str", "int", "float", "bool", "ts"})  # kinds Arrow reads straight from dicts
 REJECTED = "_rejected"
 EXTRA = "custom_attributes_extra"
 _EMPTY: dict[str, Any] = {}
@@ -285,8 +287,9 @@ class Converter:
     rejected_count: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._extract = [(c, extractor(c.path)) for c in self.base]
+        self._extract = [(c, extractor(c.path), c.arrow_type) for c in self.base]
         self._known = frozenset(c.attribute for c in self.custom)
+        self._fast = StructReader(self._fast_leaves())
         fields = [pa.field(c.name, c.arrow_type) for c in self.base]
         fields += [pa.field(c.name, ARROW_TYPES[c.kind]) for c in self.custom]
         if self.custom_source:
@@ -297,21 +300,57 @@ class Converter:
             raise ValueError(f"duplicate column names in schema: {sorted(n for n in names if names.count(n) > 1)}")
         self.schema = pa.schema(fields)
 
+    def _fast_leaves(self) -> dict[tuple[str, ...], pa.DataType]:
+        """Paths read in one C++ call (fast_columns.py): plain keys of scalar kinds, no overlaps."""
+        leaves: dict[tuple[str, ...], pa.DataType] = {}
+        wanted = [(c.path, c.kind) for c in self.base]
+        if self.custom_source:
+            wanted += [((self.custom_source, c.attribute), c.kind) for c in self.custom if c.active]
+        for path, kind in wanted:
+            if kind not in FAST_KINDS or "[]" in path or path in leaves:
+                continue
+            if any(p[: len(path)] == path or path[: len(p)] == p for p in leaves):
+                continue  # one path inside another cannot be both a struct and a leaf
+            leaves[path] = ARROW_TYPES[kind]
+        return leaves
+
+    def _read_fast(self, rows: list[dict[str, Any]]) -> dict[tuple[str, ...], pa.Array]:
+        while True:
+            arrays = self._fast.read(rows)
+            if arrays is not None:
+                return arrays
+            # A value that does not fit: those fields take the slow path from now on.
+            self._fast.evict(self._fast.misfits(rows) or {p[0] for p in self._fast.leaves})
+
     def table(self, rows: list[dict[str, Any]]) -> pa.Table:
         rejected: dict[int, dict[str, Any]] = {}
-        arrays = [to_array(c.kind, get(rows), rejected, c.name) for c, get in self._extract]
+        fast = self._read_fast(rows)
+        arrays = []
+        for c, get, arrow_type in self._extract:
+            array = self._column(fast, c.path, arrow_type)
+            arrays.append(to_array(c.kind, get(rows), rejected, c.name) if array is None else array)
         if self.custom_source:
-            arrays += self._custom_arrays(rows, rejected)
+            arrays += self._custom_arrays(rows, rejected, fast)
         arrays.append(self._rejected_array(len(rows), rejected))
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
-    def _custom_arrays(self, rows: list[dict[str, Any]], rejected: dict[int, dict[str, Any]]) -> list[pa.Array]:
-        source = self.custom_source or ""
+    @staticmethod
+    def _column(fast: dict[tuple[str, ...], pa.Array], path: tuple[str, ...], arrow_type: pa.DataType) -> pa.Array | None:
+        array = fast.get(path)
+        return array if array is not None and array.type == arrow_type else None
+
+    def _custom_arrays(self, rows: list[dict[str, Any]], rejected: dict[int, dict[str, Any]],
+                       fast: dict[tuple[str, ...], pa.Array]) -> list[pa.Array]:
+        source = self.custom_source
+        assert source is not None
         attrs = [r.get(source) or _EMPTY for r in rows]
         arrays = []
         for c in self.custom:
-            values = [a.get(c.attribute) for a in attrs] if c.active else [None] * len(rows)
-            arrays.append(to_array(c.kind, values, rejected, c.name))
+            array = self._column(fast, (source, c.attribute), ARROW_TYPES[c.kind]) if c.active else None
+            if array is None:
+                values = [a.get(c.attribute) for a in attrs] if c.active else [None] * len(rows)
+                array = to_array(c.kind, values, rejected, c.name)
+            arrays.append(array)
         known = self._known
         extra: list[str | None] = []
         for a in attrs:

@@ -174,16 +174,16 @@ SNAPSHOTS = [
 INCREMENTAL = [
     Stream("contacts", "incremental", CONTACT_COLUMNS, True,
            "Users and leads by day of updated_at; custom attributes as typed columns.",
-           resource="contacts", custom_model="contact", partition_key="updated_date"),
+           resource="contacts", custom_model="contact", partition_key="updated_month"),
     Stream("conversations", "incremental", CONVERSATION_COLUMNS, True,
            "Conversations by day of updated_at (without parts; see conversation_parts).",
-           resource="conversations", custom_model="conversation", partition_key="updated_date"),
+           resource="conversations", custom_model="conversation", partition_key="updated_month"),
     Stream("tickets", "incremental", TICKET_COLUMNS, True, "Tickets by day of updated_at.",
-           resource="tickets", partition_key="updated_date"),
+           resource="tickets", partition_key="updated_month"),
 ]
 PARTS = Stream("conversation_parts", "parts", PART_COLUMNS, True,
                "Every part of each exported conversation, in the day partition of its conversation.",
-               version_columns=("conversation_id", "conversation_updated_at"), partition_key="updated_date")
+               version_columns=("conversation_id", "conversation_updated_at"), partition_key="updated_month")
 EVENTS = Stream("events", "events", [
     col("contact_id"), col("user_id"), col("email"), col("event_name"), col("created_at", "ts"),
     col("metadata", "json")], True,

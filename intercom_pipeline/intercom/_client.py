@@ -34,6 +34,7 @@ from ._errors import (
     Unauthorized,
     error_from_response,
 )
+from ._inflight import InFlightLimit
 from ._models import ClientStats, ConnectionReport, DeleteResult
 from ._ratelimit import RateBudget
 from ._retry import retrying
@@ -87,11 +88,12 @@ class IntercomClient(ConcurrencyMixin, EndpointsMixin):
             target_fraction=self.config.target_fraction,
             window_seconds=self.config.window_seconds,
             assumed_limit_per_minute=self.config.assumed_limit_per_minute,
-            reserve=cap + 1,
+            reserve=lambda: self._inflight.limit,
             clock=self._clock,
             sleep=self._sleep_counted,
         )
-        self._inflight = threading.BoundedSemaphore(cap)
+        # In flight: sized from the budget's rate and the observed latency, never above the cap.
+        self._inflight = InFlightLimit(cap, lambda: self.budget.target_per_second)
         self._me: dict[str, Any] | None = None
         self._me_lock = threading.Lock()
 
@@ -200,9 +202,11 @@ class IntercomClient(ConcurrencyMixin, EndpointsMixin):
         headers: httpx.Headers = httpx.Headers()
         try:
             with self._inflight:
+                sent = time.perf_counter()  # latency excludes the wait for a free slot
                 response = self._http.request(
                     method, url, params=params, json=json, headers={"Authorization": f"Bearer {token}"}
                 )
+                self._inflight.observe(time.perf_counter() - sent)
             status, content, headers = response.status_code, response.content, response.headers
         except httpx.TimeoutException as exc:
             raise ConnectionFailed(f"{method} {template} timed out ({type(exc).__name__})") from None

@@ -38,6 +38,7 @@ Piece = tuple[int, int, str]  # (start, end, id suffix or "")
 # Characters ids end with, per search resource: contact ids are hex with a counter at the end.
 ID_ALPHABETS = {"contacts": "0123456789abcdef"}
 MAX_SUFFIX = 2
+QUEUED_PAGES = 4
 
 
 class ConcurrencyMixin(EndpointsMixin):
@@ -67,17 +68,20 @@ class ConcurrencyMixin(EndpointsMixin):
         end: int | None = None,
         slices: int | None = None,
         per_page: int | None = None,
+        total: int | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Every record with ``start <= record[field] < end`` exactly, walked as concurrent
         day-aligned time slices. De-duplicated by id: a record updated while the walk runs (so
-        seen in two slices) is yielded again only if the second copy is newer."""
+        seen in two slices) is yielded again only if the second copy is newer. ``total``: the
+        day-granular ``total_count`` of the window when the caller knows it (saves a call)."""
         if end is None:
             raise ValueError("search_window needs end= (Unix seconds, exclusive)")
         exact = self.config.version == "Preview"
         timezone = "UTC" if exact else self.workspace_timezone
         size = self._per_page(per_page)
-        wanted = slices or 4 * self.config.max_concurrency
-        total = self.search_total(resource, window_query(field, start, end, timezone))
+        wanted = slices or self.search_cursors() + 2
+        if total is None:
+            total = self.search_total(resource, window_query(field, start, end, timezone))
         if total == 0:
             return  # the day-aligned superset is empty, so the exact window is too
         planner = _Planner(
@@ -87,7 +91,7 @@ class ConcurrencyMixin(EndpointsMixin):
         )
         walk = partial(self._walk_slice, resource, field, timezone, size, planner)
         latest: dict[str, Any] = {}
-        for batch in _run(walk, planner, self._useful_concurrency()):
+        for batch in _run(walk, planner, self.search_cursors()):
             for record in batch:
                 key = str(record.get("id"))
                 value = record.get(field)
@@ -112,9 +116,18 @@ class ConcurrencyMixin(EndpointsMixin):
             query = {"operator": "AND", "value": [*query["value"], {"field": "id", "operator": "$", "value": suffix}]}
         body = {"query": query, "pagination": {"per_page": size}, "sort": {"field": field, "order": "ascending"}}
         batch: list[dict[str, Any]] = []
+        ordered, previous = True, None  # the server's ascending sort, checked as we go
         for i, record in enumerate(pg.search_in_body(fetch, _search_keys(resource), body)):
-            if i == 0 and planner.split_if_big(piece, math.ceil(first["total"] / size)):
-                return  # smaller slices are queued instead
+            if i == 0:
+                kept = planner.split_if_big(piece, math.ceil(first["total"] / size))
+                if kept is None:
+                    return  # smaller slices are queued instead
+                hi = kept[1]  # this cursor goes on with the oldest part (its first page is in it)
+            value = record.get(field)
+            ordered = ordered and (previous is None or (value is not None and value >= previous))
+            previous = value
+            if ordered and isinstance(value, int | float) and value >= hi:
+                break  # sorted ascending: the rest is a later slice's (never assumed if unsorted)
             # Exactness never depends on the server: time and id suffix are re-checked here.
             if in_window(record, field, lo, hi) and str(record.get("id", "")).endswith(suffix):
                 batch.append(record)
@@ -123,6 +136,12 @@ class ConcurrencyMixin(EndpointsMixin):
                 batch = []
         if batch:
             yield batch
+
+    def search_cursors(self) -> int:
+        """Cursors worth walking at once: as many as requests the budget keeps in flight at the
+        observed latency (``InFlightLimit``), and no more: the budget is shared fairly between
+        threads, so surplus cursors only slow down the longest slice and lengthen the tail."""
+        return max(2, self._inflight.limit)
 
     def _useful_concurrency(self) -> int:
         """Enough cursors to keep the budget busy at the observed latency, and no more: the
@@ -177,18 +196,26 @@ class _Planner:
         with self._lock:
             return self.active == 0 and self._queue.empty()
 
-    def split_if_big(self, piece: Piece, pages: int) -> bool:
-        """After a slice's first page: split it when it holds far more than an even share."""
+    def split_if_big(self, piece: Piece, pages: int) -> Piece | None:
+        """After a slice's first page: split it when it holds far more than an even share.
+
+        Returns the piece the cursor goes on with: all of it (no split), its oldest part (a split
+        in time: the first page, sorted ascending, lies in it, so it is not fetched again), or
+        None (a split by id suffix: every part needs its own query; the cursor stops)."""
         with self._lock:
             if pages <= 2 * self._share:
-                return False
+                return piece
             parts = self._split(piece)
             if not parts:
-                return False
+                return piece
+            log.debug("intercom search slice split in %d: %d pages > 2 x %d", len(parts), pages, self._share)
+            if parts[0][2] == piece[2]:  # in time
+                for part in parts[1:]:
+                    self._push(part)
+                return parts[0]
             for part in parts:
                 self._push(part)
-            log.debug("intercom search slice split in %d: %d pages > 2 x %d", len(parts), pages, self._share)
-            return True
+            return None
 
     def _split(self, piece: Piece) -> list[Piece]:
         lo, hi, suffix = piece
@@ -203,7 +230,9 @@ class _Planner:
 def _run(walk: Callable[[Piece], Iterator[T]], planner: _Planner, workers: int) -> Iterator[T]:
     """Run ``walk`` over the planner's slices on ``workers`` threads; yield results as they
     come. A bounded queue gives back-pressure; closing the iterator stops the workers."""
-    out: queue.Queue[Any] = queue.Queue(maxsize=4 * max(workers, 1))
+    # A few pages waiting at most (a blocked cursor holds one more): pages held as dicts are most
+    # of the memory of a walk, so this keeps it flat however many records the window holds.
+    out: queue.Queue[Any] = queue.Queue(maxsize=min(max(workers, 1), QUEUED_PAGES))
     stop = threading.Event()
 
     def put(value: Any) -> bool:

@@ -42,7 +42,7 @@ class ClientConfig:
     user_agent: str = "intercom-pipeline/0.1 (+https://github.com/intercom-pipeline)"
     target_utilization: float = 0.75
     rate_share: float = 1.0
-    max_concurrency: int = 8
+    max_concurrency: int = 32  # a ceiling: the client sizes what is in flight from budget and latency
     page_size: int = MAX_PAGE_SIZE
     # Retry budget: bounded in attempts AND in total time spent waiting between attempts.
     max_attempts: int = 6

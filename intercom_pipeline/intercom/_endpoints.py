@@ -12,6 +12,7 @@ from ._errors import InvalidResponse, NotFound
 
 if TYPE_CHECKING:
     from ._config import ClientConfig
+    from ._inflight import InFlightLimit
     from ._models import ClientStats
     from ._ratelimit import RateBudget
 
@@ -27,6 +28,7 @@ class EndpointsMixin:
     config: ClientConfig
     stats: ClientStats
     budget: RateBudget
+    _inflight: InFlightLimit  # requests in flight, sized from the budget and the observed latency
     _sleep: Callable[[float], None]
 
     request: Callable[..., Any]  # IntercomClient.request: one call with pacing and retries

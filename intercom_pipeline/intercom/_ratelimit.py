@@ -42,14 +42,15 @@ class RateBudget:
         target_fraction: float,
         window_seconds: float,
         assumed_limit_per_minute: int,
-        reserve: int,
+        reserve: int | Callable[[], int],
         clock: Callable[[], float],
         sleep: Callable[[float], None],
     ):
         self._fraction = target_fraction
         self._window = float(window_seconds)
         self._limit = max(1, round(assumed_limit_per_minute * self._window / 60))
-        self._reserve = reserve  # requests possibly in flight when we read Remaining
+        # Requests possibly in flight when we read Remaining (a number, or the live in-flight limit).
+        self._reserve = reserve if callable(reserve) else (lambda: reserve)
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -188,9 +189,16 @@ class RateBudget:
         else:
             self._bucket = StateBucket(self._rates(), algorithm=GCRA())
 
+    def reserve(self) -> int:
+        """Remaining at or below which we pause: the requests we may have in flight, but never
+        more than the window leaves above our own target (at 20 calls per 10 s and a 75 % target
+        that is 4), or our own steady use would trip the pause every window."""
+        margin = self._limit - self._target() - 1
+        return max(0, min(self._reserve(), margin))
+
     def _pause_if_spent(self, remaining: int) -> None:
         # Others (other apps, other runs) may share the workspace's budget: never drain it.
-        if remaining <= self._reserve and self.reset_at is not None:
+        if remaining <= self.reserve() and self.reset_at is not None:
             now = self._clock()
             self._paused_until = max(self._paused_until, min(self.reset_at, now + self._window))
 

@@ -16,6 +16,7 @@ from intercom_pipeline_tests.exports import _fake
 
 # The data root comes from the resources each test passes.
 DEFS = export_defs.build(LocationSettings(data_root=Path("/nonexistent-data-root")))
+START = LocationSettings(data_root=Path("/nonexistent-data-root")).start  # the history start of DEFS
 ASSETS = [a for a in DEFS.assets or [] if isinstance(a, dg.AssetsDefinition)]
 
 
@@ -49,14 +50,25 @@ def test_definitions_load_with_pools_kinds_partitions_and_checks():
         assert spec.description
         assert assets_def.op.pool == "intercom_api/default"
         assert dg.AssetCheckKey(dg.AssetKey(name), f"{name}_complete") in assets_def.check_keys
-    assert isinstance(specs["contacts"].partitions_def, dg.DailyPartitionsDefinition)
+    assert isinstance(specs["contacts"].partitions_def, dg.MonthlyPartitionsDefinition)
+    assert specs["tags"].partitions_def is None  # a snapshot is of the current state only
     assert specs["contacts"].backfill_policy == dg.BackfillPolicy.single_run()
     assert specs["contacts"].partitions_def.start.date().isoformat() == "2026-01-01"  # fixed, not the clock
 
 
-def test_backfill_of_a_date_range_runs_once_and_writes_each_day(emulator, client, data_root):
+@pytest.mark.parametrize("start", ["2000-01-01", "1970-01-01", "2025-03-15"])
+def test_partitions_stay_few_for_any_history_start_and_never_depend_on_the_clock(start):
+    partitions = export_defs.month_partitions(start)
+    keys = partitions.get_partition_keys(current_time=datetime(2026, 11, 22, tzinfo=UTC))
+    assert len(keys) <= 400
+    assert keys[0] == max("2011-01-01", start[:8] + "01")
+    assert keys[-1] == "2026-11-01"
+    assert export_defs.month_partitions(start) == partitions  # the same definition in every process
+
+
+def test_backfill_of_a_month_range_runs_once_and_writes_one_file_per_month(emulator, client, data_root):
     today = datetime.now(UTC).date()
-    first, last = (today - timedelta(days=6)).isoformat(), (today - timedelta(days=2)).isoformat()
+    first, last = export_defs.month_of(today - timedelta(days=40), START), export_defs.month_of(today, START)
     result = dg.materialize(
         [_asset("contacts")], resources=_resources(client, data_root),
         tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
@@ -65,14 +77,29 @@ def test_backfill_of_a_date_range_runs_once_and_writes_each_day(emulator, client
     checks = result.get_asset_check_evaluations()
     assert [c.passed for c in checks] == [True]
     lo = int(datetime.fromisoformat(first).replace(tzinfo=UTC).timestamp())
-    hi = int(datetime.fromisoformat(last).replace(tzinfo=UTC).timestamp()) + 86_400
-    truth = {c["id"] for c in _fake.contacts(emulator) if lo <= c["updated_at"] < hi}
+    truth = {c["id"] for c in _fake.contacts(emulator) if lo <= c["updated_at"]}
     assert truth
     frame = warehouse.read_stream(data_root, "contacts", emulator.app_id)
     assert set(frame["id"]) == truth
     assert len(frame) == len(truth)
-    days = {p.name for p in (data_root / "exports/contacts" / f"workspace={emulator.app_id}").iterdir()}
-    assert {f"updated_date={(today - timedelta(days=d)).isoformat()}" for d in range(2, 7)} <= days
+    months = sorted(p.name for p in (data_root / "exports/contacts" / f"workspace={emulator.app_id}").iterdir()
+                    if p.is_dir())
+    assert months[-1] == f"updated_month={today.isoformat()[:7]}"
+    assert len(months) <= 3
+    assert all(len(list((data_root / "exports/contacts" / f"workspace={emulator.app_id}" / m).iterdir())) <= 1
+               for m in months)
+    # The daily refresh reads yesterday and today only and rewrites the month around them.
+    yesterday = today - timedelta(days=1)
+    refresh = dg.materialize([_asset("contacts")], resources=_resources(client, data_root), tags={
+        "dagster/asset_partition_range_start": export_defs.month_of(yesterday, START),
+        "dagster/asset_partition_range_end": last, export_defs.REFRESH_FROM_TAG: yesterday.isoformat()})
+    assert refresh.success
+    again = warehouse.read_stream(data_root, "contacts", emulator.app_id)
+    assert set(again["id"]) == truth
+    assert len(again) == len(truth)
+    y0 = int(datetime(yesterday.year, yesterday.month, yesterday.day, tzinfo=UTC).timestamp())
+    mat = refresh.asset_materializations_for_node("export_contacts")[0]
+    assert mat.metadata["dagster/row_count"].value == sum(1 for c in _fake.contacts(emulator) if c["updated_at"] >= y0)
     mat = result.asset_materializations_for_node("export_contacts")[0]
     assert mat.metadata["dagster/row_count"].value == len(truth)
     assert "| column | type | non-null |" in mat.metadata["preview"].value
@@ -80,17 +107,16 @@ def test_backfill_of_a_date_range_runs_once_and_writes_each_day(emulator, client
 
 
 def test_conversations_and_parts_materialize_with_checks(emulator, client, data_root):
-    today = datetime.now(UTC).date().isoformat()
-    result = dg.materialize([_asset("conversations")], resources=_resources(client, data_root), partition_key=today)
+    month = export_defs.month_of(datetime.now(UTC).date(), START)
+    result = dg.materialize([_asset("conversations")], resources=_resources(client, data_root), partition_key=month)
     assert result.success
     assert {c.check_name: c.passed for c in result.get_asset_check_evaluations()} == {
         "conversations_complete": True, "conversation_parts_complete": True}
 
 
 def test_snapshots_graph_and_warehouse(emulator, client, data_root):
-    today = datetime.now(UTC).date().isoformat()
     assets = [_asset(n) for n in ("admins", "tags", "companies", "counts", "data_attributes", "notes")]
-    result = dg.materialize(assets, resources=_resources(client, data_root), partition_key=today)
+    result = dg.materialize(assets, resources=_resources(client, data_root))
     assert result.success
     assert all(c.passed for c in result.get_asset_check_evaluations())
     built = dg.materialize([_asset("warehouse")], resources={"data_root": DataRootResource(path=str(data_root))})
@@ -100,17 +126,17 @@ def test_snapshots_graph_and_warehouse(emulator, client, data_root):
     assert db.execute("SELECT count(DISTINCT contact_id) FROM notes").fetchone()[0] > 0
 
 
-def test_past_snapshot_is_refused(client, data_root):
-    with pytest.raises(dg.Failure, match="only be taken for today"):
-        dg.materialize([_asset("tags")], resources=_resources(client, data_root), partition_key="2026-01-01")
+def test_a_snapshot_is_filed_under_the_day_it_was_taken(client, data_root):
+    assert dg.materialize([_asset("tags")], resources=_resources(client, data_root)).success
+    today = datetime.now(UTC).date().isoformat()
+    assert [p.name for p in (data_root / "exports/tags").glob("workspace=*/*")] == [f"snapshot_date={today}"]
 
 
 def test_real_resource_over_http(live_emulator, data_root):
     live_emulator.reset()
     resource = IntercomResource(access_token=live_emulator.token, base_url=live_emulator.base_url,
                                 share_budget=False)
-    today = datetime.now(UTC).date().isoformat()
-    result = dg.materialize([_asset("teams")], partition_key=today,
+    result = dg.materialize([_asset("teams")],
                             resources={"intercom": resource, "data_root": DataRootResource(path=str(data_root))})
     assert result.success
     frame = warehouse.read_stream(data_root, "teams")
@@ -120,9 +146,11 @@ def test_real_resource_over_http(live_emulator, data_root):
 def test_incremental_job_over_a_range_and_the_daily_schedule(emulator, client, data_root):
     defs = dg.Definitions.merge(DEFS, dg.Definitions(resources=_resources(client, data_root)))
     today = datetime.now(UTC).date()
+    since = today - timedelta(days=3)
     result = defs.resolve_job_def("exports_incremental_job").execute_in_process(tags={
-        "dagster/asset_partition_range_start": (today - timedelta(days=3)).isoformat(),
-        "dagster/asset_partition_range_end": today.isoformat()})
+        "dagster/asset_partition_range_start": export_defs.month_of(since, START),
+        "dagster/asset_partition_range_end": export_defs.month_of(today, START),
+        export_defs.REFRESH_FROM_TAG: since.isoformat()})
     assert result.success
     # the location's job also runs the on-disk published checks; the run's own completeness checks:
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations() if c.check_name.endswith("_complete")}
@@ -132,4 +160,6 @@ def test_incremental_job_over_a_range_and_the_daily_schedule(emulator, client, d
     [request] = defs.get_schedule_def("exports_incremental_daily").evaluate_tick(
         dg.build_schedule_context(scheduled_execution_time=at)).run_requests
     span = (request.tags["dagster/asset_partition_range_start"], request.tags["dagster/asset_partition_range_end"])
-    assert span == ((today - timedelta(days=1)).isoformat(), today.isoformat())  # yesterday finished, today begun
+    yesterday = today - timedelta(days=1)
+    assert span == (export_defs.month_of(yesterday, START), export_defs.month_of(today, START))  # the months of both days
+    assert request.tags[export_defs.REFRESH_FROM_TAG] == yesterday.isoformat()  # yesterday finished, today begun

@@ -8,11 +8,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from intercom_pipeline import erasure_registry
-from intercom_pipeline.exports import incremental, warehouse
+from intercom_pipeline.exports import incremental, month_files, warehouse
 from intercom_pipeline.exports.schema import Converter, Registry, col, converter_for
 from intercom_pipeline.exports.streams import CONTACT_COLUMNS, STREAMS
 from intercom_pipeline.exports.subject_erasure import erase_exports
-from intercom_pipeline.exports.writer import DatasetWriter, dataset_files, stream_root
+from intercom_pipeline.exports.writer import DatasetWriter, dataset_files, staging_dir, stream_root
 from intercom_pipeline.pseudonyms import file_mode
 
 D = 1_767_225_600  # 2026-01-01 00:00:00 UTC
@@ -197,3 +197,73 @@ def test_a_type_change_gets_a_new_column_and_earlier_partitions_keep_theirs(tmp_
     warehouse.build(tmp_path, {"contacts": "incremental"})
     db = warehouse.connect(tmp_path)
     assert db.execute("SELECT count(*) FROM contacts_all WHERE custom_seats__int = 10").fetchone() == (1,)
+
+
+def test_fast_and_slow_conversion_agree_on_every_value_and_misfit():
+    columns = [col("id"), col("updated_at", "ts"), col("city", "str", "location.city"), col("owner_id"),
+               col("n", "int"), col("flag", "bool"), col("score", "float")]
+    good = {"id": "a", "updated_at": D, "location": {"city": "Lyon"}, "owner_id": "7", "n": 1, "flag": True,
+            "score": 1}
+    odd = {"id": "b", "updated_at": float(D), "location": "not an object", "owner_id": 8, "n": "x",
+           "flag": "true", "score": None}
+    fast = Converter(list(columns))
+    first = fast.table([good, {**good, "id": "c", "location": None}]).to_pylist()
+    assert [r["city"] for r in first] == ["Lyon", None]  # a missing parent object gives a null leaf
+    # Misfits move their fields to the slow path: coerced where they can be, kept in _rejected where not.
+    mixed = fast.table([good, odd]).to_pylist()
+    assert mixed[0] == {**first[0], "_rejected": None}
+    assert [mixed[1][k] for k in ("owner_id", "flag", "n", "score", "city")] == ["8", True, None, None, None]
+    assert mixed[1]["updated_at"] == mixed[0]["updated_at"]
+    assert mixed[1]["_rejected"] == '{"n":"x"}'
+    assert fast.table([good]).to_pylist() == [{**first[0], "_rejected": None}]  # and stays exact afterwards
+
+
+def test_day_folders_of_earlier_versions_are_folded_into_months_once(tmp_path):
+    conv = Converter(list(CONTACT_COLUMNS))
+    root = stream_root(tmp_path, "contacts", "ws1")
+    for day, rows in (("2026-01-01", [contact("a", D), contact("b", D + 5)]), ("2026-01-02", [contact("c", D + 86_400)]),
+                      ("2026-02-01", [contact("d", D + 31 * 86_400)])):
+        with DatasetWriter(tmp_path, "contacts", "ws1", "updated_date", conv.schema, private=True) as w:
+            w.add(day, conv.table(rows))
+    assert month_files.compact_day_folders(root, conv.schema, "updated_at", True, staging_dir(root)) == 3
+    assert sorted(p.name for p in root.iterdir() if p.is_dir()) == ["updated_month=2026-01", "updated_month=2026-02"]
+    frame = warehouse.read_stream(tmp_path, "contacts", "ws1")
+    assert sorted(zip(frame["id"], frame["updated_date"], strict=True)) == [
+        ("a", "2026-01-01"), ("b", "2026-01-01"), ("c", "2026-01-02"), ("d", "2026-02-01")]
+    assert all(file_mode(f) == 0o600 for f in dataset_files(tmp_path, "contacts", "ws1"))
+    # A crash after publishing a month but before removing its day folders: the day is not counted twice.
+    with DatasetWriter(tmp_path, "contacts", "ws1", "updated_date", conv.schema, private=True) as w:
+        w.add("2026-01-02", conv.table([contact("c", D + 86_400)]))
+    assert month_files.compact_day_folders(root, conv.schema, "updated_at", True, staging_dir(root)) == 1
+    assert sorted(warehouse.read_stream(tmp_path, "contacts", "ws1")["id"]) == ["a", "b", "c", "d"]
+    assert month_files.compact_day_folders(root, conv.schema, "updated_at", True, staging_dir(root)) == 0
+
+
+def test_a_month_rewrite_replaces_exactly_the_window_and_keeps_the_rest(tmp_path):
+    conv = Converter(list(CONTACT_COLUMNS))
+    month = incremental.Window(D, D + 31 * 86_400)
+    first = [contact("early", D + 5), contact("moved", D + 86_400 + 5), contact("late", D + 3 * 86_400)]
+    with DatasetWriter(tmp_path, "contacts", "ws1", "updated_month", conv.schema, private=True,
+                       window=(month.start, month.end)) as writer:
+        incremental.export_window("contacts", first, month, conv, writer)
+    day2 = incremental.Window(D + 86_400, D + 2 * 86_400)  # "moved" left day 2; nothing new there
+    with DatasetWriter(tmp_path, "contacts", "ws1", "updated_month", conv.schema, private=True,
+                       window=(day2.start, day2.end)) as writer:
+        incremental.export_window("contacts", [], day2, conv, writer)
+    assert writer.result.carried == 2
+    files = dataset_files(tmp_path, "contacts", "ws1")
+    assert len(files) == 1 and files[0].parent.name == "updated_month=2026-01"
+    table = pq.read_table(files[0])
+    assert table["id"].to_pylist() == ["early", "late"]  # sorted by updated_at, day 2 emptied
+    assert table["updated_date"].to_pylist() == ["2026-01-01", "2026-01-04"]
+
+
+def test_a_reader_globbing_a_stream_never_sees_a_file_being_written(tmp_path):
+    conv = Converter(list(CONTACT_COLUMNS))
+    stream_folder = tmp_path / "exports" / "contacts"
+    with DatasetWriter(tmp_path, "contacts", "ws1", "updated_month", conv.schema, private=True, buffer_bytes=1,
+                       window=(D, D + 86_400)) as writer:
+        writer.add("2026-01", conv.table([contact("a", D + 5)]))  # flushed at once: a row group on disk
+        assert list(stream_folder.rglob("*.parquet")) == []  # what `exports/contacts/**/*.parquet` matches
+    assert [p.relative_to(stream_folder).as_posix() for p in stream_folder.rglob("*.parquet")] == [
+        "workspace=ws1/updated_month=2026-01/part-00000.parquet"]

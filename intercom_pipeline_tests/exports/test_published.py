@@ -167,7 +167,8 @@ def test_erasure_marks_emptied_export_partitions_and_removes_emptied_sample_fold
 
     _load(emulator, client, data_root)
     folders = published.partition_folders(data_root, "contacts", emulator.app_id)
-    lonely = next(f for f in folders if published.rows_per_partition(f.glob("part-*.parquet")).get(f.name[13:]) == 1)
+    lonely = next(f for f in folders  # a partition holding one row (a month, updated_month=YYYY-MM)
+                  if published.rows_per_partition(f.glob("part-*.parquet")).get(f.name.split("=", 1)[1]) == 1)
     contact = pd_ids(lonely)[0]
     erase_exports(data_root, emulator.app_id, frozenset({contact}))
     assert sorted(p.name for p in lonely.iterdir()) == [erasure_registry.EMPTY_MARKER]

@@ -251,12 +251,10 @@ def test_both_workspaces_run_access_deletion_exports_and_detection_concurrently(
     first workspace by connection name and a deletion naming the second by app id, through the inbox."""
     instance = deployment.instance()
     assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-    today = datetime.now(UTC).date().isoformat()
     window = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%d-%H:00")
     runs = {}
     for location in deployment.fakes:
-        runs[(location, "exports")] = deployment.submit(location, "exports_snapshot_job",
-                                                        tags={"dagster/partition": today})
+        runs[(location, "exports")] = deployment.submit(location, "exports_snapshot_job")  # unpartitioned
         runs[(location, "detection")] = deployment.submit(location, "detection_job", tags={"dagster/partition": window})
     url_a, url_b = deployment.fakes["intercom_pipeline"], deployment.fakes["intercom_pipeline_second"]
     app_a, app_b = _app_id(url_a), _app_id(url_b)
@@ -295,9 +293,7 @@ def test_a_privacy_run_starts_while_both_workspaces_exports_hold_their_slots(dep
     # needs a handful of calls.
     _latency(deployment, 2500)
     try:
-        today = datetime.now(UTC).date().isoformat()
-        exports = [deployment.submit(loc, "exports_snapshot_job", tags={"dagster/partition": today})
-                   for loc in deployment.fakes]
+        exports = [deployment.submit(loc, "exports_snapshot_job") for loc in deployment.fakes]
         deadline = time.monotonic() + 300
         while not all(instance.event_log_storage.get_concurrency_info(p).active_slot_count == 1 for p in pools):
             assert time.monotonic() < deadline, "the exports never took their pool slots"
