@@ -17,6 +17,7 @@ ALL_SCOPES: frozenset[str] = frozenset(
         "read_users_companies",
         "write_users_companies",
         "read_conversations",
+        "write_conversations",
         "read_tickets",
         "read_articles",
         "read_news",

@@ -56,6 +56,13 @@ class Table:
         for key in [k for k in self._perms if k[0] == name]:
             del self._perms[key]
 
+    def grew(self) -> None:
+        """Records were appended: every column, index and order is rebuilt on next use."""
+        self.n = len(self.records)
+        self._cols.clear()
+        self._perms.clear()
+        self._eq_index.clear()
+
     def column(self, name: str, spec: FieldSpec) -> Any:
         col = self._cols.get(name)
         if col is None:

@@ -78,6 +78,16 @@ class Collection:
         dump = self.dumps
         return [dump(i) for i in indices]
 
+    def append(self, record: Record) -> int:
+        """A record created through the API: it goes last in default order; its index."""
+        i = len(self.records)
+        self.records.append(record)
+        self.pos[str(record[self.key])] = i
+        self.live = np.append(self.live, True)
+        self._bytes.append(None)
+        self.version += 1
+        return i
+
     def kill(self, i: int) -> None:
         self.live[i] = False
         self.version += 1

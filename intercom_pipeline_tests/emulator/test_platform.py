@@ -57,7 +57,7 @@ def test_missing_scope_gets_401_token_unauthorized_and_changes_nothing(emulator_
 
 
 def test_every_scope_is_known_and_all_scopes_token_reaches_every_family(emulator):
-    assert {"read_users_companies", "write_users_companies", "read_conversations", "read_tickets",
+    assert {"read_users_companies", "write_users_companies", "read_conversations", "write_conversations", "read_tickets",
             "read_articles", "read_news", "read_events"} == set(ALL_SCOPES)
     http = client(emulator)
     for path in ("/contacts", "/conversations", "/articles", "/news/news_items", "/admins", "/me"):

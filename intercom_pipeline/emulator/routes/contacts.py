@@ -1,4 +1,4 @@
-"""Contacts endpoints: search, list, get, update, delete, archive/unarchive, merge, companies, notes, tags."""
+"""Contacts endpoints: create, search, list, get, update, delete, archive/unarchive, merge, companies, notes, tags."""
 
 from __future__ import annotations
 
@@ -40,6 +40,10 @@ def list_contacts(request: Request, backend: Backend) -> Response:
     per_page = parse_per_page(q.get("per_page"), LIST_DEFAULT)
     return json_bytes(backend.contacts.page_bytes("list", "data", None, None, version(request, backend),
                                                   per_page, q.get("starting_after")))
+
+
+async def create_contact(request: Request, backend: Backend) -> Response:
+    return json_obj(backend.create_contact(await json_body(request)))
 
 
 def get_contact(request: Request, backend: Backend) -> Response:
@@ -97,6 +101,7 @@ def contact_tags(request: Request, backend: Backend) -> Response:
 ENDPOINTS = [
     Endpoint("POST", "/contacts/search", search_contacts, READ),
     Endpoint("GET", "/contacts", list_contacts, READ),
+    Endpoint("POST", "/contacts", create_contact, WRITE),
     Endpoint("POST", "/contacts/merge", merge_contacts, WRITE),
     Endpoint("GET", "/contacts/{contact_id}", get_contact, READ),
     Endpoint("PUT", "/contacts/{contact_id}", update_contact, WRITE),

@@ -1,4 +1,4 @@
-"""Conversations endpoints: cursor list, search, retrieve with parts."""
+"""Conversations endpoints: cursor list, search, retrieve with parts, start (a contact's message)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from intercom_pipeline.emulator.pagination import parse_per_page
-from intercom_pipeline.emulator.routes._common import json_bytes, search_params, version
+from intercom_pipeline.emulator.routes._common import json_body, json_bytes, json_obj, search_params, version
 from intercom_pipeline.emulator.routing import Endpoint
 
 if TYPE_CHECKING:
     from intercom_pipeline.emulator.state import Backend
 
 READ = "read_conversations"
+WRITE = "write_conversations"
 DEFAULT = 20
 
 
@@ -36,8 +37,13 @@ def get_conversation(request: Request, backend: Backend) -> Response:
     return json_bytes(backend.conversations.get_bytes(request.path_params["conversation_id"]))
 
 
+async def start_conversation(request: Request, backend: Backend) -> Response:
+    return json_obj(backend.start_conversation(await json_body(request)))
+
+
 ENDPOINTS = [
     Endpoint("GET", "/conversations", list_conversations, READ),
+    Endpoint("POST", "/conversations", start_conversation, WRITE),
     Endpoint("POST", "/conversations/search", search_conversations, READ),
     Endpoint("GET", "/conversations/{conversation_id}", get_conversation, READ),
 ]

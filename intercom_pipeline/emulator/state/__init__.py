@@ -22,7 +22,7 @@ from intercom_pipeline.emulator.serialize import paused_gc
 from intercom_pipeline.emulator.state.companies import Companies
 from intercom_pipeline.emulator.state.contacts import Contacts
 from intercom_pipeline.emulator.state.content import Content
-from intercom_pipeline.emulator.state.conversations import Conversations
+from intercom_pipeline.emulator.state.conversations import Conversations, check_start
 from intercom_pipeline.emulator.state.events import Events
 from intercom_pipeline.emulator.state.notes import Notes
 from intercom_pipeline.emulator.state.tickets import Tickets
@@ -113,6 +113,29 @@ class Backend:
         self._emit(f"contact.{record.get('role', 'user')}.updated", record)
         return record
 
+    def create_contact(self, fields: dict[str, Any], contact_id: str | None = None,
+                       at: int | None = None) -> dict[str, Any]:
+        """POST /contacts; ``contact_id`` and ``at`` are given only when the mutation log is replayed."""
+        now = int(self.clock()) if at is None else at
+        record = self.contacts.create(fields, now, self.app_id, contact_id)
+        self.log.append({"op": "create_contact", "id": record["id"], "fields": fields, "at": now})
+        self._emit(f"contact.{record['role']}.created", record)
+        return record
+
+    def start_conversation(self, request: dict[str, Any], ids: tuple[str, str] | None = None,
+                           at: int | None = None) -> dict[str, Any]:
+        """POST /conversations: a contact's message opens a conversation; the ``user_message`` answer."""
+        contact_id, body, subject = check_start(request)
+        contact = self.contacts.record(contact_id)  # 404 "User Not Found" (SPEC211 example)
+        now = int(self.clock()) if at is None else at
+        record = self.conversations.start(contact, body, subject, now, ids)
+        source = record["source"]
+        self.log.append({"op": "start_conversation", "request": request, "at": now,
+                         "ids": [record["id"], source["id"]]})
+        self._emit("conversation.user.created", self.conversations.full_record(record["id"]))
+        return {"type": "user_message", "id": source["id"], "created_at": now, "subject": subject,
+                "body": body, "message_type": "inapp", "conversation_id": record["id"]}
+
     def contact_gone(self, contact_id: str) -> bool:
         """True once DELETE /contacts/{id} succeeded for this contact (tests use it)."""
         return self.contacts.is_deleted(contact_id)
@@ -136,7 +159,8 @@ class Backend:
     # ------------------------------------------------------------------ persistence (--state FILE)
 
     def mutations(self) -> list[dict[str, Any]]:
-        """The ordered, JSON-able log of deletes, archives, unarchives, merges, updates and added attributes.
+        """The ordered, JSON-able log of creates, deletes, archives, unarchives, merges, updates, started
+        conversations and added attributes.
 
         (A list rather than a dict: order matters for replay — archive then unarchive — and the
         platform's StateFile stores a list.)
@@ -164,6 +188,10 @@ class Backend:
             self.merge_contacts(op["from"], op["into"])
         elif kind == "update_contact":
             self.update_contact(op["id"], op["changes"])
+        elif kind == "create_contact":
+            self.create_contact(op["fields"], op["id"], op["at"])
+        elif kind == "start_conversation":
+            self.start_conversation(op["request"], (op["ids"][0], op["ids"][1]), op["at"])
         elif kind == "add_data_attribute":
             self.add_data_attribute(op["model"], op["name"], op["data_type"])
         else:

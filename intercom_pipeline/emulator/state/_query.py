@@ -15,7 +15,7 @@ import numpy as np
 from intercom_pipeline.emulator.pagination import CursorPage, cursor_body
 from intercom_pipeline.emulator.search import SearchSchema, canonical, compile_query, parse_sort
 from intercom_pipeline.emulator.search_columns import Table
-from intercom_pipeline.emulator.serialize import LRU, Collection
+from intercom_pipeline.emulator.serialize import LRU, Collection, Record
 
 
 class Searchable:
@@ -25,6 +25,12 @@ class Searchable:
         self.table = Table(coll.records)
         self.timezone = timezone
         self._cache = LRU(64)
+
+    def add(self, record: Record) -> int:
+        """Append a record created through the API (columns are rebuilt lazily); its index."""
+        i = self.coll.append(record)
+        self.table.grew()
+        return i
 
     def visible(self) -> np.ndarray:
         """Records a list or search may return (live, and for contacts not archived)."""

@@ -13,10 +13,16 @@ Behaviour chosen to match the real service:
   search by id or email → nothing) and intercom/intercom-node#333 (Intercom staff: "The api does not
   support listing archived contacts … the only way … is to have the id handy"). Archive, unarchive and
   DELETE still work by id, which is how an archived contact is erased.
+* ``POST /contacts`` (SPEC211 ``create_contact_request``): one of ``role``, ``email``, ``external_id``
+  is required; ``role`` defaults to ``user``. A second *user* with the email or external_id of a
+  visible user is refused with 409 ``conflict`` "A contact matching those details already exists
+  with id=…" (the real service's answer; leads may share an email). The new contact goes last in
+  the default order, as a newly created record does.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -40,6 +46,13 @@ DATE_FIELDS = (
     "last_email_opened_at", "last_email_clicked_at", "ios_last_seen_at", "android_last_seen_at",
 )
 UPDATABLE = ("name", "phone", "email", "custom_attributes", "unsubscribed_from_emails")
+# SPEC211 create_contact_request: the fields a create may set, and the JSON type each must have.
+CREATABLE: dict[str, tuple[type, ...]] = {
+    "role": (str,), "external_id": (str,), "email": (str,), "phone": (str, type(None)),
+    "name": (str, type(None)), "avatar": (str, type(None)), "signed_up_at": (int, type(None)),
+    "last_seen_at": (int, type(None)), "owner_id": (int, type(None)),
+    "unsubscribed_from_emails": (bool, type(None)), "custom_attributes": (dict, type(None)),
+}
 BOOLEAN_FIELDS = ("unsubscribed_from_emails", "marked_email_as_spam", "has_hard_bounced")
 DATA_TYPES = {"string": "string", "integer": "integer", "float": "float", "boolean": "boolean",
               "date": "date", "datetime": "date"}
@@ -61,6 +74,62 @@ def custom_resolver(attributes: list[Record], model: str) -> Callable[[str], Fie
         return None
 
     return resolve
+
+
+def _check_types(fields: dict[str, Any]) -> None:
+    for name, value in fields.items():
+        kinds = CREATABLE.get(name)
+        if kinds is None:
+            raise ApiError(400, "parameter_invalid", f"{name}: not a contact field; a create takes "
+                           f"{', '.join(CREATABLE)}", name)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            expected = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
+            raise ApiError(400, "parameter_invalid", f"{name}: expected {expected}", name)
+
+
+def _check_create(fields: dict[str, Any]) -> str:
+    """The role of a valid create request, else 400 ``parameter_invalid`` naming the field."""
+    _check_types(fields)
+    if not any(fields.get(k) for k in ("role", "email", "external_id")):
+        raise ApiError(400, "parameter_invalid", "one of role, email or external_id is required", "email")
+    role = str(fields.get("role") or "user")
+    if role not in ("user", "lead"):
+        raise ApiError(400, "parameter_invalid", f"role: expected user or lead, got {role!r}", "role")
+    return role
+
+
+def _empty_list(contact_id: str, target: str) -> dict[str, Any]:
+    return {"type": "list", "data": [], "url": f"/contacts/{contact_id}/{target}", "total_count": 0,
+            "has_more": False}
+
+
+def new_contact(contact_id: str, role: str, fields: dict[str, Any], now: int, workspace_id: str) -> Record:
+    """A created contact in the shape of SPEC211's create-contact example (unknown values null)."""
+    # SPEC211's contact schema has email and email_domain as non-nullable strings: "" when unknown.
+    email, avatar = fields.get("email") or "", fields.get("avatar")
+    record: Record = {
+        "type": "contact", "id": contact_id, "workspace_id": workspace_id,
+        "external_id": fields.get("external_id"), "role": role, "email": email,
+        "email_domain": email.rsplit("@", 1)[-1].lower() if "@" in email else "",
+        "phone": fields.get("phone"), "formatted_phone": None, "name": fields.get("name"),
+        "avatar": {"type": "avatar", "image_url": avatar} if avatar else None,
+        "owner_id": fields.get("owner_id"), "social_profiles": {"type": "list", "data": []},
+        "has_hard_bounced": False, "marked_email_as_spam": False,
+        "unsubscribed_from_emails": bool(fields.get("unsubscribed_from_emails")),
+        "created_at": now, "updated_at": now, "signed_up_at": fields.get("signed_up_at"),
+        "last_seen_at": fields.get("last_seen_at"),
+    }
+    for name in ("last_replied_at", "last_contacted_at", "last_email_opened_at", "last_email_clicked_at",
+                 "language_override", "browser", "browser_version", "browser_language", "os",
+                 "utm_campaign", "utm_content", "utm_medium", "utm_source", "utm_term", "referrer"):
+        record[name] = None
+    record["location"] = {"type": "location", "country": None, "region": None, "city": None}
+    record["custom_attributes"] = dict(fields.get("custom_attributes") or {})
+    for target in ("tags", "notes", "companies"):
+        record[target] = _empty_list(contact_id, target)
+    for target in ("opted_out_subscription_types", "opted_in_subscription_types"):
+        record[target] = _empty_list(contact_id, "subscriptions")
+    return record
 
 
 class Contacts(Searchable):
@@ -140,6 +209,39 @@ class Contacts(Searchable):
         self.coll.kill(i)
         self.deleted_log.append(self.coll.records[i]["id"])
         return self.reference(i, deleted=True)
+
+    def add(self, record: Record) -> int:
+        i = super().add(record)
+        self.archived = np.append(self.archived, False)
+        return i
+
+    def create(self, fields: dict[str, Any], now: int, workspace_id: str,
+               contact_id: str | None = None) -> Record:
+        """POST /contacts; ``contact_id`` is given only when a persisted create is replayed."""
+        role = _check_create(fields)
+        for name in fields.get("custom_attributes") or {}:
+            if self.schema.custom is None or self.schema.custom(name) is None:
+                raise ApiError(400, "parameter_invalid", f"Custom attribute '{name}' does not exist; create it "
+                               "with POST /data_attributes first", f"custom_attributes.{name}")
+        if role == "user":
+            self._refuse_duplicate_user(fields)
+        cid = contact_id or f"{now & 0xFFFFFFFF:08x}{uuid.uuid4().hex[:16]}"  # Intercom's 24-hex ids
+        record = new_contact(cid, role, fields, now, workspace_id)
+        self.add(record)
+        return record
+
+    def _refuse_duplicate_user(self, fields: dict[str, Any]) -> None:
+        vis = self.visible()
+        for field in ("email", "external_id"):
+            value = fields.get(field)
+            if not value:
+                continue
+            hits = self.table.eq_index(field, self.schema.fields[field]).get(
+                value.lower() if field == "email" else value)
+            for i in () if hits is None else hits:
+                if vis[i] and self.coll.records[i].get("role") == "user":
+                    raise ApiError(409, "conflict", "A contact matching those details already exists with "
+                                   f"id={self.coll.records[i]['id']}")
 
     def set_archived(self, contact_id: str, archived: bool) -> dict[str, Any]:
         i = self.coll.index(contact_id)

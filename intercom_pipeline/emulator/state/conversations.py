@@ -9,13 +9,18 @@
 * Default order: ``created_at`` ascending, then id (numeric).
 * Deleting a contact deletes the conversations it takes part in (Intercom help centre "How do I delete
   users and leads": deleting a user/lead removes all their conversations).
+* ``POST /conversations`` (SPEC211 ``create_conversation_request``): a contact starts a conversation;
+  the answer is the ``user_message`` (``message`` schema), the new conversation is open, unassigned,
+  with the message as its ``source`` and ``created_at = updated_at = now``, and goes last in the
+  default order. ``created_at`` (back-dated migration imports) and ``attachment_urls`` are refused
+  with a 400 naming the field: the fake keeps neither, and accepting them silently would lie.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from intercom_pipeline.emulator.errors import not_found
+from intercom_pipeline.emulator.errors import ApiError, not_found
 from intercom_pipeline.emulator.search import FieldSpec, SearchSchema, dotted
 from intercom_pipeline.emulator.serialize import Collection, Record
 from intercom_pipeline.emulator.state._query import Searchable
@@ -32,6 +37,53 @@ DATE_FIELDS = ("created_at", "updated_at", "waiting_since", "snoozed_until",
                "conversation_rating.requested_at", "conversation_rating.replied_at")
 INTEGER_FIELDS = ("admin_assignee_id", "team_assignee_id", "conversation_rating.score", "ai_agent.rating")
 BOOLEAN_FIELDS = ("open", "read", "ai_agent_participated")
+
+
+START_FIELDS = ("from", "body", "subject")
+FROM_TYPES = ("lead", "user", "contact")
+
+
+def check_start(request: dict[str, Any]) -> tuple[str, str, str]:
+    """``(contact id, body, subject)`` of a valid create-conversation request, else 400 naming the field."""
+    for name in request:
+        if name not in START_FIELDS:
+            raise ApiError(400, "parameter_invalid", f"{name}: not accepted by the fake's POST /conversations; "
+                           f"it takes {', '.join(START_FIELDS)}", name)
+    sender = request.get("from")
+    if not isinstance(sender, dict) or sender.get("type") not in FROM_TYPES or not isinstance(sender.get("id"), str):
+        raise ApiError(400, "parameter_invalid", "from: expected {type: lead|user|contact, id: <contact id>}", "from")
+    body, subject = request.get("body"), request.get("subject", "")
+    if not isinstance(body, str) or not body:
+        raise ApiError(400, "parameter_invalid", "body: expected a non-empty string", "body")
+    if not isinstance(subject, str):
+        raise ApiError(400, "parameter_invalid", "subject: expected a string", "subject")
+    return sender["id"], body, subject
+
+
+def new_conversation(conversation_id: str, message_id: str, contact: Record, body: str, subject: str,
+                     now: int) -> Record:
+    """An open, unassigned conversation whose source is the contact's message (generator's key set)."""
+    author = {"type": contact.get("role", "user"), "id": contact["id"], "name": contact.get("name"),
+              "email": contact.get("email")}
+    return {
+        "type": "conversation", "id": conversation_id, "title": None, "created_at": now, "updated_at": now,
+        "waiting_since": now, "snoozed_until": None,
+        "source": {"type": "conversation", "id": message_id, "delivered_as": "customer_initiated",
+                   "subject": subject, "body": body, "author": author, "attachments": [], "url": None,
+                   "redacted": False},
+        "contacts": {"type": "contact.list", "contacts": [
+            {"type": "contact", "id": contact["id"], "external_id": contact.get("external_id")}]},
+        "first_contact_reply": {"created_at": now, "type": "conversation", "url": None},
+        "admin_assignee_id": None, "team_assignee_id": None, "open": True, "state": "open", "read": False,
+        "tags": {"type": "tag.list", "tags": []}, "priority": "not_priority", "sla_applied": None,
+        "statistics": {"type": "conversation_statistics", "count_conversation_parts": 0, "count_reopens": 0,
+                       "count_assignments": 0},
+        "conversation_rating": None, "teammates": {"type": "admin.list", "teammates": []},
+        "custom_attributes": {}, "topics": {}, "ticket": None,
+        "linked_objects": {"type": "list", "data": [], "total_count": 0, "has_more": False},
+        "ai_agent": None, "ai_agent_participated": False,
+        "conversation_parts": {"type": "conversation_part.list", "conversation_parts": [], "total_count": 0},
+    }
 
 
 def ids_in(path: str, *keys: str) -> Any:
@@ -96,11 +148,37 @@ class Conversations(Searchable):
             for cid in contact_ids(rec):
                 self.by_contact.setdefault(cid, []).append(i)
 
+    def full_record(self, conversation_id: str) -> Record:
+        """The conversation as GET /conversations/{id} shows it (parts included)."""
+        i = self.coll.index(conversation_id)
+        if i is None:
+            raise not_found("Resource Not Found")
+        return _full_view(self.coll.records[i])
+
     def get_bytes(self, conversation_id: str) -> bytes:
         i = self.coll.index(conversation_id)
         if i is None:
             raise not_found("Resource Not Found")
         return self.full.dumps(i)
+
+    def add(self, record: Record) -> int:
+        i = super().add(record)
+        self.full.append(record)
+        self.full.live = self.coll.live  # one live mask for both views, as built
+        for cid in self.schema.fields["contact_ids"].extract(record):
+            self.by_contact.setdefault(cid, []).append(i)
+        return i
+
+    def start(self, contact: Record, body: str, subject: str, now: int,
+              ids: tuple[str, str] | None = None) -> Record:
+        """A conversation started by ``contact``; ``ids`` (conversation, message) only on replay."""
+        records = self.coll.records
+        conversation_id, message_id = ids or (
+            str(max((_num(r["id"]) for r in records), default=0) + 1),
+            str(max((_num((r.get("source") or {}).get("id")) for r in records), default=403_918_254) + 1))
+        record = new_conversation(conversation_id, message_id, contact, body, subject, now)
+        self.add(record)
+        return record
 
     def delete_for_contact(self, contact_id: str) -> list[str]:
         removed = []
