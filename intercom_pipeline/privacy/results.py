@@ -5,8 +5,9 @@ them (through Dagster's IO manager, which pickles them) and between the plain fu
 ``run_access`` / ``run_deletion`` chain. They carry ids, counts and paths only: contact records
 travel through private staging files, and the email never leaves the sealed request.
 
-Files on disk (ledger, preview, receipt, manifest) keep their JSON format; ``to_dict`` and
-``from_dict`` convert at that edge only, so a request written by an earlier version still resumes.
+Files on disk (ledger, preview, receipt, manifest) keep their JSON format, read and written as
+before (``Verification.to_dict`` at the receipt's edge), so a request written by an earlier version
+still resumes.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class Verification:
     unplanned_matches: tuple[str, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        """The receipt's JSON form (lists, in this key order)."""
+        """The receipt's JSON form (tuples as lists)."""
         return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
 
 
