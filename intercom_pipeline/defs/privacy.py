@@ -13,13 +13,14 @@ request (``privacy.sealed``: a 0600 file addressed by request id) and the run co
 ``request_id``, ``source`` and ``batch_size`` (one schema: ``requests.RunOptions``), plus the
 non-secret connection (``resources.intercom.config.connection`` / ``fake``), so one code location's
 job can act on any configured workspace. Every op unseals the request by id. Contact records travel
-through private staging files under the data root, never through Dagster's IO manager. Metadata,
+through private staging files under the data root, never through Dagster's IO manager: between
+ops travel only the small frozen dataclasses of ``privacy.results`` (ids, counts, paths). Metadata,
 tags and logs carry counts, ids and paths only. See https://docs.dagster.io/guides/build/ops/dynamic-graphs.
 """
 
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,13 @@ from intercom_pipeline.defs.resources import DataRootResource
 from intercom_pipeline.privacy import access_package, audit, deletion, inbox, manual, retention, sealed
 from intercom_pipeline.privacy.access import find_contacts
 from intercom_pipeline.privacy.requests import PrivacyRequest, PrivacyRequestError, RunOptions
+from intercom_pipeline.privacy.results import (
+    ContactBatch,
+    DeletedBatch,
+    FetchedBatch,
+    PlanSummary,
+    VerifiedDeletion,
+)
 
 POOL = PRIVACY_POOL
 # Intercom calls already retry inside the client; op retries cover what is left (a verify that
@@ -170,14 +178,15 @@ def _finish(context: Any, root: Path, request_id: str, result: Path, **fields: A
     sealed.forget(root, request_id)
 
 
-def _batches(ids: list[str], size: int, output: str) -> Iterator[dg.DynamicOutput]:
+def _batches(ids: Sequence[str], size: int, output: str) -> Iterator[dg.DynamicOutput[ContactBatch]]:
     size = max(1, size)
     for index, start in enumerate(range(0, len(ids), size)):
-        yield dg.DynamicOutput(ids[start:start + size], mapping_key=f"c_{index}", output_name=output)
+        yield dg.DynamicOutput(ContactBatch(tuple(ids[start:start + size])), mapping_key=f"c_{index}",
+                               output_name=output)
 
 
 # -- access_job --------------------------------------------------------------------------------
-@dg.op(out={"request_id": dg.Out(str), "batches": dg.DynamicOut(list)}, pool=POOL,
+@dg.op(out={"request_id": dg.Out(str), "batches": dg.DynamicOut(ContactBatch)}, pool=POOL,
        required_resource_keys={"intercom", "data_root"})
 def find_access_subject(context: dg.OpExecutionContext, config: RequestRunConfig):
     """Search contacts by email (every page, users and leads); stage them; fan out per batch."""
@@ -196,29 +205,29 @@ def find_access_subject(context: dg.OpExecutionContext, config: RequestRunConfig
 
 
 @dg.op(pool=POOL, retry_policy=OP_RETRY, required_resource_keys={"intercom", "data_root"})
-def fetch_contact_batch(context: dg.OpExecutionContext, request_id: str, batch: list) -> dict:
+def fetch_contact_batch(context: dg.OpExecutionContext, request_id: str, batch: ContactBatch) -> FetchedBatch:
     """Companies (+ details), notes and optional conversations/tickets for a batch of contacts."""
     request = _request(context)
     root = _data_root(context)
     stage = access_package.staging_dir(root, request_id)
-    wanted = set(batch)
+    wanted = set(batch.contact_ids)
     with _staging_removed_on_failure(context, root, request_id, retries=OP_RETRY.max_retries):
         contacts = [c for c in storage.read_json(stage / "contacts.json") if str(c["id"]) in wanted]
         key = context.get_mapping_key() or "c_0"
         with _step(context, request, "fetch_contacts"):
             part = access_package.collect_batch(_client(context), request, contacts)
             storage.write_json(stage / f"part_{key}.json", part, private=True)
-    return {"part": f"part_{key}.json", "contacts": len(contacts), "api_calls": part["api_calls"]}
+    return FetchedBatch(part=f"part_{key}.json", contacts=len(contacts), api_calls=part["api_calls"])
 
 
 @dg.op(required_resource_keys={"data_root"})
-def write_access_package(context: dg.OpExecutionContext, request_id: str, parts: list) -> str:
+def write_access_package(context: dg.OpExecutionContext, request_id: str, parts: list[FetchedBatch]) -> str:
     """Assemble the staged parts into the package (atomic folder), then drop the staging files."""
     request = _request(context)
     root = _data_root(context)
     stage = access_package.staging_dir(root, request_id)
     with _staging_removed_on_failure(context, root, request_id), _step(context, request, "write_package"):
-        staged = [storage.read_json(stage / p["part"]) for p in sorted(parts, key=lambda p: p["part"])]
+        staged = [storage.read_json(stage / p.part) for p in sorted(parts, key=lambda p: p.part)]
         objects, calls = access_package.assemble(request, staged)
         search = storage.read_json(stage / "search.json")
         calls += search["api_calls"]
@@ -240,7 +249,8 @@ def access_job():
 
 
 # -- deletion_job ------------------------------------------------------------------------------
-@dg.op(out={"plan": dg.Out(dict), "request_id": dg.Out(str, is_required=False), "batches": dg.DynamicOut(list)},
+@dg.op(out={"plan": dg.Out(PlanSummary), "request_id": dg.Out(str, is_required=False),
+            "batches": dg.DynamicOut(ContactBatch)},
        pool=POOL, required_resource_keys={"intercom", "data_root"})
 def plan_deletion_request(context: dg.OpExecutionContext, config: RequestRunConfig):
     """Find every contact, write the impact preview (contacts + cascaded conversations); a dry run stops."""
@@ -248,49 +258,44 @@ def plan_deletion_request(context: dg.OpExecutionContext, config: RequestRunConf
     with _step(context, request, "plan"):
         client = _client(context)
         plan = deletion.plan_deletion(client, request, root, target.app_id, target=target.to_dict())
-        plan["api_calls"] = deletion.api_calls(client) - before
-    summary = {k: plan[k] for k in ("request_id", "dry_run", "preview", "api_calls")}
-    summary.update(contacts=len(plan["contacts"]), pending=len(plan["pending"]), conversations=plan["conversations"])
-    yield dg.Output(summary, "plan", metadata={"contacts": summary["contacts"], "pending": summary["pending"],
-                                               "conversations_in_cascade": plan["conversations"],
-                                               "preview": dg.MetadataValue.path(plan["preview"])})
+        summary = plan.summary(api_calls=deletion.api_calls(client) - before)
+    yield dg.Output(summary, "plan", metadata={"contacts": summary.contacts, "pending": summary.pending,
+                                               "conversations_in_cascade": summary.conversations,
+                                               "preview": dg.MetadataValue.path(summary.preview)})
     if request.dry_run:
-        _finish(context, root, request.request_id, Path(plan["preview"]), dry_run=True)
+        _finish(context, root, request.request_id, Path(summary.preview), dry_run=True)
         return
     yield dg.Output(request.request_id, "request_id")
-    yield from _batches(plan["pending"], options.batch_size, "batches")
+    yield from _batches(plan.pending, options.batch_size, "batches")
 
 
 @dg.op(pool=POOL, retry_policy=OP_RETRY, required_resource_keys={"intercom", "data_root"})
-def delete_contact_batch(context: dg.OpExecutionContext, request_id: str, batch: list) -> dict:
+def delete_contact_batch(context: dg.OpExecutionContext, request_id: str, batch: ContactBatch) -> DeletedBatch:
     """DELETE each contact of the batch not yet done (the ledger makes retries and re-runs safe)."""
     request = _request(context)
     with _step(context, request, "delete"):
-        client = _client(context)
-        before = deletion.api_calls(client)
-        outcomes = deletion.delete_contacts(client, _data_root(context), request_id, batch)
-    results = [o["result"] for o in outcomes]
-    return {"deleted": results.count("deleted"), "already_deleted": results.count("already_deleted"),
-            "api_calls": deletion.api_calls(client) - before}
+        return deletion.delete_batch(_client(context), _data_root(context), request_id, batch.contact_ids)
 
 
 @dg.op(pool=POOL, retry_policy=OP_RETRY, required_resource_keys={"intercom", "data_root"})
-def verify_deletion_request(context: dg.OpExecutionContext, plan: dict, request_id: str, deleted: list) -> dict:
+def verify_deletion_request(context: dg.OpExecutionContext, plan: PlanSummary, request_id: str,
+                            deleted: list[DeletedBatch]) -> VerifiedDeletion:
     """GET each contact (expect 404) and search the email (expect nothing)."""
     request = _request(context)
     with _step(context, request, "verify"):
         client = _client(context)
         before = deletion.api_calls(client)
         verification = deletion.verify_deletion(client, request, _data_root(context))
-    calls = plan["api_calls"] + sum(d["api_calls"] for d in deleted) + deletion.api_calls(client) - before
-    context.add_output_metadata({"verified": verification["verified"],
-                                 "deleted": sum(d["deleted"] for d in deleted),
-                                 "already_deleted": sum(d["already_deleted"] for d in deleted)})
-    return {"verification": verification, "api_calls": calls}
+    calls = plan.api_calls + sum(d.api_calls for d in deleted) + deletion.api_calls(client) - before
+    context.add_output_metadata({"verified": verification.verified,
+                                 "deleted": sum(d.deleted for d in deleted),
+                                 "already_deleted": sum(d.already_deleted for d in deleted)})
+    return VerifiedDeletion(verification=verification, api_calls=calls)
 
 
 @dg.op(required_resource_keys={"data_root"})
-def erase_local_copies(context: dg.OpExecutionContext, request_id: str, verified: dict) -> dict:
+def erase_local_copies(context: dg.OpExecutionContext, request_id: str,
+                       verified: VerifiedDeletion) -> VerifiedDeletion:
     """Remove the deleted contacts from every registered local dataset (erasure registry)."""
     request = _request(context)
     root = _data_root(context)
@@ -301,14 +306,14 @@ def erase_local_copies(context: dg.OpExecutionContext, request_id: str, verified
 
 
 @dg.op(required_resource_keys={"data_root"})
-def write_deletion_receipt(context: dg.OpExecutionContext, request_id: str, verified: dict) -> str:
+def write_deletion_receipt(context: dg.OpExecutionContext, request_id: str, verified: VerifiedDeletion) -> str:
     request = _request(context)
     root = _data_root(context)
     with _step(context, request, "receipt"):
-        path = deletion.write_receipt(root, request, verified["verification"], verified["api_calls"])
+        path = deletion.write_receipt(root, request, verified.verification, verified.api_calls)
     receipt = storage.read_json(path)
     _finish(context, root, request_id, path)
-    context.add_output_metadata({"receipt": dg.MetadataValue.path(str(path)), "api_calls": verified["api_calls"],
+    context.add_output_metadata({"receipt": dg.MetadataValue.path(str(path)), "api_calls": verified.api_calls,
                                  **{f"count_{k}": v for k, v in receipt["counts"].items()}})
     return str(path)
 

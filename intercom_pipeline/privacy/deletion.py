@@ -23,6 +23,7 @@ from intercom_pipeline.privacy import audit, merges
 from intercom_pipeline.privacy.access import MAX_OR_FILTERS, find_contacts, participant_query
 from intercom_pipeline.privacy.ledger import Ledger, now_iso
 from intercom_pipeline.privacy.requests import PrivacyRequest
+from intercom_pipeline.privacy.results import DeletedBatch, DeletionPlan, Verification
 
 # Archived contacts are invisible to search and to GET by id (intercom-api notes; the fake does
 # the same), so no API-only process can promise they were found. Every receipt says so.
@@ -41,7 +42,7 @@ def api_calls(client: IntercomClient) -> int:
 
 # -- 1-2. find and preview ---------------------------------------------------------------------
 def plan_deletion(client: IntercomClient, request: PrivacyRequest, data_root: Path, workspace_id: str,
-                  target: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                  target: Mapping[str, Any] | None = None) -> DeletionPlan:
     """Find every contact, merge into the ledger, list the cascade and write ``preview.json``.
     ``target`` (``connections.Target.to_dict()``) is recorded in the plan, preview and receipt."""
     ledger = Ledger.open(data_root, request.request_id)
@@ -78,9 +79,9 @@ def plan_deletion(client: IntercomClient, request: PrivacyRequest, data_root: Pa
     audit.append(data_root, "deletion_previewed", request.request_id, subject_hash=plan["subject_hash"],
                  contacts=len(plan["contacts"]), pending=len(pending), dry_run=request.dry_run,
                  conversations=sum(len(i.get("conversations", [])) for i in plan["contacts"].values()))
-    return {"request_id": request.request_id, "pending": pending, "contacts": sorted(plan["contacts"]),
-            "conversations": sum(len(i.get("conversations", [])) for i in plan["contacts"].values()),
-            "preview": str(ledger.preview_path), "dry_run": request.dry_run}
+    return DeletionPlan(request_id=request.request_id, contacts=tuple(sorted(plan["contacts"])),
+                        pending=tuple(pending), preview=str(ledger.preview_path), dry_run=request.dry_run,
+                        conversations=sum(len(i.get("conversations", [])) for i in plan["contacts"].values()))
 
 
 class ContactMismatch(ValueError):
@@ -161,6 +162,14 @@ def delete_contacts(client: IntercomClient, data_root: Path, request_id: str, co
     return outcomes
 
 
+def delete_batch(client: IntercomClient, data_root: Path, request_id: str, contact_ids: Iterable[str]) -> DeletedBatch:
+    """``delete_contacts`` for one fan-out batch, told in counts and the API calls it used."""
+    before = api_calls(client)
+    results = [outcome["result"] for outcome in delete_contacts(client, data_root, request_id, contact_ids)]
+    return DeletedBatch(deleted=results.count("deleted"), already_deleted=results.count("already_deleted"),
+                        api_calls=api_calls(client) - before)
+
+
 def _delete_outcome(gone: bool, unanswered: bool) -> tuple[str, dict[str, str]]:
     if not gone:
         return "deleted", {"confirmed_by": "delete_answered"}
@@ -171,7 +180,7 @@ def _delete_outcome(gone: bool, unanswered: bool) -> tuple[str, dict[str, str]]:
 
 # -- 5. verify ---------------------------------------------------------------------------------
 def verify_deletion(client: IntercomClient, request: PrivacyRequest, data_root: Path, attempts: int = 3,
-                    sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+                    sleep: Callable[[float], None] = time.sleep) -> Verification:
     """GET each planned contact (expect 404) and search the email (expect nothing).
 
     Search indexes can lag a deletion by a little, so a non-empty search is re-checked a few times
@@ -188,17 +197,17 @@ def verify_deletion(client: IntercomClient, request: PrivacyRequest, data_root: 
             break
         if attempt + 1 < attempts:
             sleep(2.0 ** attempt)
-    verification: dict[str, Any] = {"verified": not still_there and not remaining, "at": now_iso(),
-                    "get_returns_404": [cid for cid in planned if cid not in still_there],
-                    "still_found_by_id": still_there, "search_by_email_matches": len(remaining),
-                    "unplanned_matches": sorted(set(remaining) - set(planned))}
-    audit.append(data_root, "deletion_verified" if verification["verified"] else "deletion_not_verified",
+    verification = Verification(verified=not still_there and not remaining, at=now_iso(),
+                                get_returns_404=tuple(cid for cid in planned if cid not in still_there),
+                                still_found_by_id=tuple(still_there), search_by_email_matches=len(remaining),
+                                unplanned_matches=tuple(sorted(set(remaining) - set(planned))))
+    audit.append(data_root, "deletion_verified" if verification.verified else "deletion_not_verified",
                  request.request_id, contacts=len(planned), still_found=len(still_there),
                  search_matches=len(remaining))
-    if not verification["verified"]:
+    if not verification.verified:
         raise DeletionNotVerified(
             f"request {request.request_id}: {len(still_there)} contact(s) still answer GET and a search by the "
-            f"email still finds {len(remaining)} contact(s) ({len(verification['unplanned_matches'])} not in the "
+            f"email still finds {len(remaining)} contact(s) ({len(verification.unplanned_matches)} not in the "
             "plan); re-run the request with the same request id to finish")
     return verification
 
@@ -233,7 +242,7 @@ _relative = erasure_registry.relative
 
 
 # -- 6. receipt --------------------------------------------------------------------------------
-def write_receipt(data_root: Path, request: PrivacyRequest, verification: dict[str, Any],
+def write_receipt(data_root: Path, request: PrivacyRequest, verification: Verification,
                   api_calls_used: int) -> Path:
     ledger = Ledger.open(data_root, request.request_id)
     plan = ledger.plan()
@@ -256,7 +265,7 @@ def write_receipt(data_root: Path, request: PrivacyRequest, verification: dict[s
                    "conversations_removed_by_cascade": sum(len(i.get("conversations", []))
                                                            for i in plan["contacts"].values()),
                    "local_files_rewritten": sum(len(v) for v in files.values())},
-        "verification": verification,
+        "verification": verification.to_dict(),
         "local_erasure": files,
         "runs": plan.get("runs", 1),
         "api_calls_last_run": api_calls_used,
@@ -280,9 +289,9 @@ def run_deletion(client: IntercomClient, request: PrivacyRequest, data_root: Pat
         workspace_id = client.workspace_id
         plan = plan_deletion(client, request, data_root, workspace_id)
         if request.dry_run:
-            audit.append(data_root, "request_completed", request.request_id, dry_run=True, result=plan["preview"])
-            return Path(plan["preview"])
-        delete_contacts(client, data_root, request.request_id, plan["pending"])
+            audit.append(data_root, "request_completed", request.request_id, dry_run=True, result=plan.preview)
+            return Path(plan.preview)
+        delete_contacts(client, data_root, request.request_id, plan.pending)
         verification = verify_deletion(client, request, data_root, sleep=sleep)
         erase_local(data_root, request.request_id, workspace_id)
         receipt = write_receipt(data_root, request, verification, api_calls(client) - start)

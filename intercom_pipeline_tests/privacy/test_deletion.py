@@ -223,3 +223,15 @@ def test_no_match_receipt_is_empty_but_verified(emulator, client, data_root):
     assert receipt["contacts"] == []
     assert receipt["verification"]["verified"]
     assert emulator.calls("DELETE") == 0
+
+
+def test_receipt_verification_keeps_its_json_format(client, data_root, hard):
+    """The Verification dataclass travels between steps; on disk the receipt keeps its old JSON shape."""
+    shared = hard["shared_email"]
+    receipt = storage.read_json(run_deletion(client, deletion_request(shared["email"]), data_root, sleep=no_sleep))
+    verification = receipt["verification"]
+    assert set(verification) == {"verified", "at", "get_returns_404", "still_found_by_id",
+                                 "search_by_email_matches", "unplanned_matches"}
+    assert verification["still_found_by_id"] == []
+    assert verification["unplanned_matches"] == []
+    assert verification["search_by_email_matches"] == 0
