@@ -19,18 +19,7 @@ import pytest
 from intercom_pipeline import run_recovery
 from intercom_pipeline.instance import project_instance_yaml
 from intercom_pipeline_tests.chaos import victim
-
-TIMEOUT = 120.0
-
-
-def wait_for(predicate, what: str, timeout: float = TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+from intercom_pipeline_tests.chaos.conftest import TIMEOUT, wait_for
 
 
 @pytest.fixture
