@@ -221,9 +221,10 @@ def export_incremental(
             recovered = 0
             if expected is not None and len(dedupe.seen) < expected:
                 # Fewer than the server counted: records may have moved while a cursor was walking
-                # (pages shift under it). Walk the window again and export what the first walk missed.
+                # (pages shift under it). Walk the window again and export what the first walk missed
+                # (from a fresh first page: the rescan lists what the server holds now).
                 before = len(dedupe.seen)
-                again = _noting(window_records(client, resource, window, first), rescanned, dedupe.seen)
+                again = _noting(window_records(client, resource, window), rescanned, dedupe.seen)
                 extra = export_window(name, again, window, info.converter, writer, BATCH, hook, dedupe, drop)
                 stats.merge(extra)
                 recovered = len(dedupe.seen) - before

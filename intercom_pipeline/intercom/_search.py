@@ -111,7 +111,9 @@ def split_window(start: int, end: int, slices: int, timezone: str = "UTC", day_a
     """Cut ``[start, end)`` into at most ``slices`` contiguous pieces.
 
     With day-granular search, pieces inside one day would each fetch that whole day, so cuts are
-    snapped to midnights (fewer pieces when the window spans fewer days).
+    snapped to midnights (fewer pieces when the window spans fewer days): to the midnight before
+    the cut, or the one after it when that is the piece's own start (so a piece over two days
+    still splits in two).
     """
     _check_window(start, end)
     if slices < 1:
@@ -119,7 +121,7 @@ def split_window(start: int, end: int, slices: int, timezone: str = "UTC", day_a
     tz = ZoneInfo(timezone)
     cuts = {start + (end - start) * i // slices for i in range(1, slices)}
     if day_aligned:
-        cuts = {day_start(c, tz) for c in cuts}
+        cuts = {day_start(c, tz) if day_start(c, tz) > start else next_day_start(c, tz) for c in cuts}
     bounds = [start, *sorted(c for c in cuts if start < c < end), end]
     return list(zip(bounds[:-1], bounds[1:], strict=True))
 
