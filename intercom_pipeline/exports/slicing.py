@@ -20,7 +20,6 @@ from intercom_pipeline.intercom import IntercomClient
 
 T = TypeVar("T")
 R = TypeVar("R")
-PER_PAGE = 150
 # A slice ends with a partial page (half a call wasted on average): at least this many pages per
 # slice keeps that waste near 5 % of the calls. Small windows walk on fewer cursors (and finish in
 # seconds anyway); big ones get one cursor per request the budget keeps in flight.
@@ -28,7 +27,7 @@ MIN_PAGES_PER_SLICE = 10
 SPARE_SLICES = 2
 
 
-def plan_slices(window: Window, total: int | None, cursors: int) -> int:
+def plan_slices(window: Window, total: int | None, cursors: int, per_page: int = 150) -> int:
     """How many time slices to walk ``window`` in.
 
     One slice per cursor the budget keeps busy (``cursors``, sized from the rate and the observed
@@ -39,7 +38,7 @@ def plan_slices(window: Window, total: int | None, cursors: int) -> int:
     days = max(1, -(-(window.end - window.start) // DAY))
     ceiling = max(1, cursors) + SPARE_SLICES
     if total is not None:
-        pages = -(-total // PER_PAGE)
+        pages = -(-total // per_page)
         ceiling = min(ceiling, max(1, pages // MIN_PAGES_PER_SLICE))
     return max(1, min(days, ceiling))
 
@@ -103,7 +102,7 @@ def window_records(client: IntercomClient, resource: str, window: Window, found:
     if span is None:
         return iter(found.records)
     rest = max(1, found.total - len(found.records))
-    slices = plan_slices(span, rest, client.search_cursors())
+    slices = plan_slices(span, rest, client.search_cursors(), client.config.page_size)
     walk = client.search_window(resource, field="updated_at", start=span.start, end=span.end, slices=slices,
                                 total=rest)
     return itertools.chain(found.records, walk)

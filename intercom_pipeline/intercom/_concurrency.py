@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from . import _pagination as pg
 from ._endpoints import EndpointsMixin, _search_keys
-from ._search import MAX_GROUP, in_window, split_window, window_query
+from ._search import MAX_GROUP, in_window, split_recent_first, split_window, window_query
 
 __all__: list[str] = []
 
@@ -86,7 +86,7 @@ class ConcurrencyMixin(EndpointsMixin):
         if total == 0:
             return  # the day-aligned superset is empty, so the exact window is too
         planner = _Planner(
-            [(lo, hi, EVERY_ID) for lo, hi in split_window(start, end, wanted, timezone, day_aligned=not exact)],
+            [(lo, hi, EVERY_ID) for lo, hi in split_recent_first(start, end, wanted, timezone, day_aligned=not exact)],
             timezone, exact, share=max(2, math.ceil(total / size / wanted)),
             id_alphabet=ID_ALPHABETS.get(resource),
         )
