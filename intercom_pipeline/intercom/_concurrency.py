@@ -13,11 +13,13 @@ Intercom.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import math
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -255,13 +257,10 @@ def _run(walk: Callable[[Piece], Iterator[T]], planner: _Planner, workers: int) 
     stop = threading.Event()
 
     def put(value: Any) -> bool:
-        while not stop.is_set():
-            try:
-                out.put(value, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        if stop.is_set():
+            return False
+        out.put(value)  # blocks while the consumer is behind; when it stops it drains the queue
+        return not stop.is_set()
 
     def worker() -> None:
         try:
@@ -296,5 +295,15 @@ def _run(walk: Callable[[Piece], Iterator[T]], planner: _Planner, workers: int) 
     finally:
         stop.set()
         planner.close()
-        for thread in threads:
-            thread.join(timeout=5)
+        _drain_until_done(out, threads)
+
+
+def _drain_until_done(out: queue.Queue[Any], threads: list[threading.Thread], timeout: float = 5.0) -> None:
+    """Empty the queue until the workers have seen ``stop``: one blocked in ``put`` needs room."""
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        while thread.is_alive() and time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    out.get_nowait()
+            thread.join(timeout=0.05)
