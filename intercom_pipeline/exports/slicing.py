@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from intercom_pipeline.exports.incremental import DAY, Window
-from intercom_pipeline.intercom import IntercomClient
+from intercom_pipeline.intercom import IntercomClient, PageDecode
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -94,9 +94,11 @@ def data_span(window: Window, found: Probe) -> Window | None:
     return Window(lo, window.end)
 
 
-def window_records(client: IntercomClient, resource: str, window: Window, found: Probe | None = None) -> Iterator[dict[str, Any]]:
+def window_records(client: IntercomClient, resource: str, window: Window, found: Probe | None = None,
+                   decode: PageDecode | None = None) -> Iterator[Any]:
     """Every record of ``resource`` with ``window.start <= updated_at < window.end``, concurrently.
-    ``found``: the window's probe, when the caller made it already (its records come first)."""
+    ``found``: the window's probe, when the caller made it already (its records come first, as
+    dicts); ``decode``: the pages' decoder (typed_records.PageDecoder), records are dicts without one."""
     found = found if found is not None else probe(client, resource, window)
     span = data_span(window, found)
     if span is None:
@@ -104,7 +106,7 @@ def window_records(client: IntercomClient, resource: str, window: Window, found:
     rest = max(1, found.total - len(found.records))
     slices = plan_slices(span, rest, client.search_cursors(), client.config.page_size)
     walk = client.search_window(resource, field="updated_at", start=span.start, end=span.end, slices=slices,
-                                total=rest)
+                                total=rest, decode=decode)
     return itertools.chain(found.records, walk)
 
 

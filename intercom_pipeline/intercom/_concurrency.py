@@ -13,11 +13,13 @@ Intercom.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import math
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,6 +28,7 @@ from typing import Any, TypeVar
 
 from . import _pagination as pg
 from ._endpoints import EndpointsMixin, _search_keys
+from ._models import PageDecode
 from ._search import MAX_GROUP, in_window, split_recent_first, split_window, window_query
 
 __all__: list[str] = []
@@ -70,11 +73,14 @@ class ConcurrencyMixin(EndpointsMixin):
         slices: int | None = None,
         per_page: int | None = None,
         total: int | None = None,
-    ) -> Iterator[dict[str, Any]]:
+        decode: PageDecode | None = None,
+    ) -> Iterator[Any]:
         """Every record with ``start <= record[field] < end`` exactly, walked as concurrent
         day-aligned time slices. De-duplicated by id: a record updated while the walk runs (so
         seen in two slices) is yielded again only if the second copy is newer. ``total``: the
-        day-granular ``total_count`` of the window when the caller knows it (saves a call)."""
+        day-granular ``total_count`` of the window when the caller knows it (saves a call).
+        ``decode``: pages are decoded by it (see ``request``); records are then whatever it
+        returns, read through their ``get``."""
         if end is None:
             raise ValueError("search_window needs end= (Unix seconds, exclusive)")
         exact = self.config.version == "Preview"
@@ -90,7 +96,7 @@ class ConcurrencyMixin(EndpointsMixin):
             timezone, exact, share=max(2, math.ceil(total / size / wanted)),
             id_alphabet=ID_ALPHABETS.get(resource),
         )
-        walk = partial(self._walk_slice, resource, field, timezone, size, planner)
+        walk = partial(self._walk_slice, resource, field, timezone, size, planner, decode)
         latest: dict[str, Any] = {}
         for batch in _run(walk, planner, self.search_cursors()):
             for record in batch:
@@ -102,13 +108,14 @@ class ConcurrencyMixin(EndpointsMixin):
                 yield record
 
     def _walk_slice(
-        self, resource: str, field: str, timezone: str, size: int, planner: _Planner, piece: Piece
-    ) -> Iterator[list[dict[str, Any]]]:
+        self, resource: str, field: str, timezone: str, size: int, planner: _Planner, decode: PageDecode | None,
+        piece: Piece,
+    ) -> Iterator[list[Any]]:
         lo, hi, suffix = piece
         first: dict[str, int] = {}
 
         def fetch(**kw: Any) -> Any:
-            page = self.request("POST", f"/{resource}/search", **kw)
+            page = self.request("POST", f"/{resource}/search", decode=decode, **kw)
             first.setdefault("total", int(page.get("total_count") or 0))
             return page
 
@@ -116,7 +123,7 @@ class ConcurrencyMixin(EndpointsMixin):
         if suffix != EVERY_ID:
             query = {"operator": "AND", "value": [*query["value"], _ending_filter(suffix)]}
         body = {"query": query, "pagination": {"per_page": size}, "sort": {"field": field, "order": "ascending"}}
-        batch: list[dict[str, Any]] = []
+        batch: list[Any] = []
         ordered, previous = True, None  # the server's ascending sort, checked as we go
         for i, record in enumerate(pg.search_in_body(fetch, _search_keys(resource), body)):
             if i == 0:
@@ -173,30 +180,44 @@ class _Planner:
         self._queue: queue.PriorityQueue[tuple[int, int, Piece]] = queue.PriorityQueue()
         self._order = itertools.count()
         self._lock = threading.Lock()
+        # Cursors without a slice sleep here until one is pushed or the walk ends: not polling,
+        # which with ~25 cursors and a dozen slices cost a measurable share of an export's CPU.
+        self._changed = threading.Condition(self._lock)
+        self._closed = False
         self.active = 0
         for piece in pieces:
-            self._push(piece)
+            self._queue.put(self._entry(piece))
+
+    def _entry(self, piece: Piece) -> tuple[int, int, Piece]:
+        return -piece[0], next(self._order), piece  # newest (largest start) first
 
     def _push(self, piece: Piece) -> None:
-        self._queue.put((-piece[0], next(self._order), piece))  # newest (largest start) first
+        """Queue a slice (the lock is held) and wake a cursor for it."""
+        self._queue.put(self._entry(piece))
+        self._changed.notify()
 
     def take(self) -> Piece | None:
-        with self._lock:
-            try:
-                _, _, piece = self._queue.get_nowait()
-            except queue.Empty:
-                return None
+        """The next slice; waits while a running cursor may still split one. None: the walk is over."""
+        with self._changed:
+            while self._queue.empty():
+                if self.active == 0 or self._closed:
+                    return None
+                self._changed.wait()
+            _, _, piece = self._queue.get_nowait()
             self.active += 1
             return piece
 
     def finished(self) -> None:
-        with self._lock:
+        with self._changed:
             self.active -= 1
+            if self.active == 0:
+                self._changed.notify_all()  # nothing can be split any more: waiting cursors stop
 
-    @property
-    def idle(self) -> bool:
-        with self._lock:
-            return self.active == 0 and self._queue.empty()
+    def close(self) -> None:
+        """The consumer stopped: release every waiting cursor."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
 
     def split_if_big(self, piece: Piece, pages: int) -> Piece | None:
         """After a slice's first page: split it when it holds far more than an even share.
@@ -249,23 +270,17 @@ def _run(walk: Callable[[Piece], Iterator[T]], planner: _Planner, workers: int) 
     stop = threading.Event()
 
     def put(value: Any) -> bool:
-        while not stop.is_set():
-            try:
-                out.put(value, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        if stop.is_set():
+            return False
+        out.put(value)  # blocks while the consumer is behind; when it stops it drains the queue
+        return not stop.is_set()
 
     def worker() -> None:
         try:
             while not stop.is_set():
                 piece = planner.take()
                 if piece is None:
-                    if planner.idle:
-                        return
-                    stop.wait(0.01)  # another worker may still split a slice into new work
-                    continue
+                    return
                 try:
                     for item in walk(piece):
                         if not put(item):
@@ -292,5 +307,16 @@ def _run(walk: Callable[[Piece], Iterator[T]], planner: _Planner, workers: int) 
                 yield value
     finally:
         stop.set()
-        for thread in threads:
-            thread.join(timeout=5)
+        planner.close()
+        _drain_until_done(out, threads)
+
+
+def _drain_until_done(out: queue.Queue[Any], threads: list[threading.Thread], timeout: float = 5.0) -> None:
+    """Empty the queue until the workers have seen ``stop``: one blocked in ``put`` needs room."""
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        while thread.is_alive() and time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    out.get_nowait()
+            thread.join(timeout=0.05)
