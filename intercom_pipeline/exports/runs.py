@@ -219,17 +219,17 @@ def export_incremental(
                                   info.converter, writer, BATCH, hook, dedupe, drop)
             rescanned: set[str] = set()
             recovered = 0
-            if expected is not None and len(dedupe.seen) < expected:
+            if expected is not None and len(dedupe) < expected:
                 # Fewer than the server counted: records may have moved while a cursor was walking
                 # (pages shift under it). Walk the window again and export what the first walk missed.
-                before = len(dedupe.seen)
-                again = _noting(window_records(client, resource, window, first), rescanned, dedupe.seen)
+                before = len(dedupe)
+                again = _noting(window_records(client, resource, window, first), rescanned, dedupe)
                 extra = export_window(name, again, window, info.converter, writer, BATCH, hook, dedupe, drop)
                 stats.merge(extra)
-                recovered = len(dedupe.seen) - before
+                recovered = len(dedupe) - before
     whole_days = window.start % DAY == 0 and window.end % DAY == 0 and expected is not None
     total_now = (lambda: client.search_total(resource, query)) if whole_days else None
-    check = cc.window_total(f"{name}_complete", name, set(dedupe.seen), expected, lambda: rescanned, total_now)
+    check = cc.window_total(f"{name}_complete", name, dedupe, expected, lambda: rescanned, total_now)
     if recovered:
         check.detail += f"; {recovered} recovered by a second walk (pages shifted while records changed)"
     meta = {"window_start": _iso(window.start), "window_end": _iso(window.end), "recovered_by_rescan": recovered,
@@ -242,11 +242,11 @@ def export_incremental(
     return outcomes
 
 
-def _noting(records: Iterable[dict[str, Any]], ids: set[str], known: dict[str, int]) -> Iterable[dict[str, Any]]:
+def _noting(records: Iterable[dict[str, Any]], ids: set[str], known: Deduper) -> Iterable[dict[str, Any]]:
     """Note every id walked; pass on only records not exported yet (or newer versions)."""
     for record in records:
         ids.add(record["id"])
-        if known.get(record["id"]) != record.get("updated_at"):
+        if known.latest(record["id"]) != record.get("updated_at"):
             yield record
 
 
