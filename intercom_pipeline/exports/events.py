@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from intercom_pipeline.exports import completeness as cc
+from intercom_pipeline.exports.collector import quiet_collector
 from intercom_pipeline.exports.incremental import DAY, Window, frozen_window, write_by_day
 from intercom_pipeline.exports.runs import ExportOutcome, _iso, _outcome, _writer
 from intercom_pipeline.exports.schema import converter_for
@@ -84,6 +85,7 @@ def _events_in(client: IntercomClient, contact: dict[str, Any], window: Window) 
     return found
 
 
+@quiet_collector()
 def export_events(client: IntercomClient, data_root: Path, start: int, end: int, now: float) -> ExportOutcome:
     stream = STREAMS["events"]
     window = retention_window(start, end, now)

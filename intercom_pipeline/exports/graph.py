@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from intercom_pipeline.exports import completeness as cc
+from intercom_pipeline.exports.collector import quiet_collector
 from intercom_pipeline.exports.incremental import Deduper, Window
 from intercom_pipeline.exports.runs import BATCH, ExportOutcome, _iso, _outcome, _writer
 from intercom_pipeline.exports.schema import converter_for
@@ -104,6 +105,7 @@ class GraphPass:
             writer.drop(self.date, contact_id, updated_at)
 
 
+@quiet_collector()
 def export_contact_graph(client: IntercomClient, data_root: Path, snapshot_date: str, now: float,
                          clock: Callable[[], float] = time.time) -> list[ExportOutcome]:
     graph = GraphPass(client, data_root, snapshot_date, now)

@@ -24,6 +24,7 @@ written to the same day partition, keyed by ``(conversation_id, conversation_upd
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -42,10 +43,12 @@ PARTITION_KEY = MONTH_KEY
 DAY_KEY = "updated_date"  # the day key: a column of month files, a folder level of day-keyed writers
 
 
+@functools.lru_cache(maxsize=4096)
 def day_key(day_number: int) -> str:
     return datetime.fromtimestamp(day_number * DAY, UTC).strftime("%Y-%m-%d")
 
 
+@functools.lru_cache(maxsize=4096)  # called per row: a run touches few distinct days
 def partition_value(key: str, day_number: int) -> str:
     """The partition of a day: ``2026-01-31`` by day, ``2026-01`` by month."""
     text = day_key(day_number)
@@ -172,7 +175,7 @@ class WindowStats:
             setattr(self, key, getattr(self, key) + value)
 
 
-def _updated_at(record: dict[str, Any], stream: str) -> int:
+def _updated_at(record: Any, stream: str) -> int:
     ts = record.get("updated_at")
     if isinstance(ts, bool) or not isinstance(ts, (int, float)):
         raise ValueError(
@@ -181,12 +184,12 @@ def _updated_at(record: dict[str, Any], stream: str) -> int:
     return int(ts)
 
 
-BatchHook = Callable[[list[dict[str, Any]]], None]
+BatchHook = Callable[[list[Any]], None]
 
 
 def export_window(
     stream: str,
-    records: Iterable[dict[str, Any]],
+    records: Iterable[Any],
     window: Window,
     converter: Converter,
     writer: DatasetWriter,
@@ -195,7 +198,8 @@ def export_window(
     dedupe: Deduper | None = None,
     on_superseded: Callable[[str, str, int], None] | None = None,
 ) -> WindowStats:
-    """Route ``records`` into day partitions of ``writer``; ``on_batch`` sees every kept batch,
+    """Route ``records`` (dicts, or typed records read through ``get``: typed_records.py) into the
+    partitions of ``writer``; ``on_batch`` sees every kept batch,
     ``on_superseded(day, id, updated_at)`` every older version replaced by a newer one."""
     stats = WindowStats()
     dedupe = dedupe if dedupe is not None else Deduper()
@@ -204,7 +208,7 @@ def export_window(
     # now (their records moved to a later day); days never written stay absent (cheap long windows).
     for value in window.published_days(writer.published(), writer.partition_key):
         writer.ensure(value)
-    pending: list[dict[str, Any]] = []
+    pending: list[Any] = []
     stamps: list[int] = []
     for record in records:
         stats.received += 1
@@ -227,12 +231,12 @@ def export_window(
     return stats
 
 
-def _admit(records: list[dict[str, Any]], stamps: list[int], dedupe: Deduper, writer: DatasetWriter,
+def _admit(records: list[Any], stamps: list[int], dedupe: Deduper, writer: DatasetWriter,
            on_superseded: Callable[[str, str, int], None] | None, converter: Converter,
            on_batch: BatchHook | None) -> int:
     """De-duplicate a batch against the run's versions and write what is kept; returns how many
     older versions it superseded (their rows are dropped when the writer finishes)."""
-    kept: list[dict[str, Any]] = []
+    kept: list[Any] = []
     superseded = 0
     verdicts = dedupe.admit_many([r["id"] for r in records], stamps)
     for record, (keep, older) in zip(records, verdicts, strict=True):
@@ -249,7 +253,7 @@ def _admit(records: list[dict[str, Any]], stamps: list[int], dedupe: Deduper, wr
     return superseded
 
 
-def _write_batch(batch: list[dict[str, Any]], converter: Converter, writer: DatasetWriter, on_batch: BatchHook | None) -> None:
+def _write_batch(batch: list[Any], converter: Converter, writer: DatasetWriter, on_batch: BatchHook | None) -> None:
     # Sort by updated_at so each day is one contiguous, zero-copy slice of the converted table.
     batch.sort(key=lambda r: r["updated_at"])
     write_by_day(batch, converter.table(batch), [int(r["updated_at"]) // DAY for r in batch], writer)
@@ -257,7 +261,7 @@ def _write_batch(batch: list[dict[str, Any]], converter: Converter, writer: Data
         on_batch(batch)
 
 
-def write_by_day(rows: list[dict[str, Any]], table: pa.Table, day_numbers: list[int], writer: DatasetWriter) -> None:
+def write_by_day(rows: list[Any], table: pa.Table, day_numbers: list[int], writer: DatasetWriter) -> None:
     """Write ``table`` (rows already sorted by day, in ``day_numbers`` order) into the writer's
     partitions (months, or days for a day-keyed writer)."""
     offset = 0

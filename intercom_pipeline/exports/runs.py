@@ -7,7 +7,7 @@ completeness results and metadata that holds counts and column names only — ne
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,17 +16,20 @@ from typing import Any
 import pyarrow as pa
 
 from intercom_pipeline.exports import completeness as cc
-from intercom_pipeline.exports import month_files, schema_sync
+from intercom_pipeline.exports import month_files, schema_sync, typed_records
+from intercom_pipeline.exports.collector import quiet_collector
 from intercom_pipeline.exports.incremental import (
     DAY,
+    BatchHook,
     Deduper,
     Window,
+    WindowStats,
     export_window,
     frozen_window,
     write_by_day,
 )
 from intercom_pipeline.exports.schema import Converter, SchemaInfo, converter_for
-from intercom_pipeline.exports.slicing import fan_out, probe, window_records
+from intercom_pipeline.exports.slicing import Probe, fan_out, probe, window_records
 from intercom_pipeline.exports.streams import PARTS, STREAMS, Stream
 from intercom_pipeline.exports.writer import DatasetWriter, staging_dir, stream_root
 from intercom_pipeline.intercom import IntercomClient
@@ -89,6 +92,7 @@ def _iso(ts: float) -> str:
 # ---------------------------------------------------------------- snapshot streams
 
 
+@quiet_collector()
 def export_snapshot(client: IntercomClient, name: str, data_root: Path, snapshot_date: str, now: float) -> ExportOutcome:
     """A full refresh of one snapshot stream into ``snapshot_date=<date>``."""
     stream = STREAMS[name]
@@ -180,6 +184,7 @@ class PartsExporter:
             return None
 
 
+@quiet_collector()
 def export_incremental(
     client: IntercomClient, name: str, data_root: Path, start: datetime | int, end: datetime | int, now: float
 ) -> list[ExportOutcome]:
@@ -215,25 +220,15 @@ def export_incremental(
                 for day in window.published_days(parts_writer.published(), parts_writer.partition_key):
                     parts_writer.ensure(day)
             hook, drop = (parts.on_batch, parts_writer.drop) if parts and parts_writer else (None, None)
-            stats = export_window(name, window_records(client, resource, window, first), window,
-                                  info.converter, writer, BATCH, hook, dedupe, drop)
-            rescanned: set[str] = set()
-            recovered = 0
-            if expected is not None and len(dedupe) < expected:
-                # Fewer than the server counted: records may have moved while a cursor was walking
-                # (pages shift under it). Walk the window again and export what the first walk missed.
-                before = len(dedupe)
-                again = _noting(window_records(client, resource, window, first), rescanned, dedupe)
-                extra = export_window(name, again, window, info.converter, writer, BATCH, hook, dedupe, drop)
-                stats.merge(extra)
-                recovered = len(dedupe) - before
+            walk = _walk(client, name, window, first, info.converter, writer, dedupe, hook, drop, expected)
+    stats, rescanned, recovered = walk.stats, walk.rescanned, walk.recovered
     whole_days = window.start % DAY == 0 and window.end % DAY == 0 and expected is not None
     total_now = (lambda: client.search_total(resource, query)) if whole_days else None
     check = cc.window_total(f"{name}_complete", name, dedupe, expected, lambda: rescanned, total_now)
     if recovered:
         check.detail += f"; {recovered} recovered by a second walk (pages shifted while records changed)"
     meta = {"window_start": _iso(window.start), "window_end": _iso(window.end), "recovered_by_rescan": recovered,
-            **stats.as_metadata()}
+            "pages_read_as_plain_json": walk.fallbacks, **stats.as_metadata()}
     outcomes = [_outcome(stream, writer, check, info, **meta)]
     if parts is not None and parts_writer is not None:
         part_check = cc.per_parent("conversation_parts_complete", "parts", "conversation", parts.counts)
@@ -242,7 +237,40 @@ def export_incremental(
     return outcomes
 
 
-def _noting(records: Iterable[dict[str, Any]], ids: set[str], known: Deduper) -> Iterable[dict[str, Any]]:
+@dataclass
+class _Walk:
+    """What walking a window exported, and what a second walk saw and recovered."""
+
+    stats: WindowStats
+    rescanned: set[str] = field(default_factory=set)
+    recovered: int = 0
+    fallbacks: int | None = None  # pages the typed decoder left to plain JSON (None: not used)
+
+
+def _walk(client: IntercomClient, name: str, window: Window, first: Probe, converter: Converter,
+          writer: DatasetWriter, dedupe: Deduper, hook: BatchHook | None,
+          drop: Callable[[str, str, int], None] | None, expected: int | None) -> _Walk:
+    resource = STREAMS[name].resource
+    assert resource is not None
+    # Typed records where nothing but the converter reads them (the parts hook reads dicts).
+    decode = None if hook else typed_records.page_decoder(converter, ("data", resource))
+
+    def export(records: Iterable[Any]) -> WindowStats:
+        return export_window(name, records, window, converter, writer, BATCH, hook, dedupe, drop)
+
+    walk = _Walk(export(window_records(client, resource, window, first, decode)))
+    if expected is not None and len(dedupe) < expected:
+        # Fewer than the server counted: records may have moved while a cursor was walking
+        # (pages shift under it). Walk the window again and export what the first walk missed.
+        before = len(dedupe)
+        again = _noting(window_records(client, resource, window, first, decode), walk.rescanned, dedupe)
+        walk.stats.merge(export(again))
+        walk.recovered = len(dedupe) - before
+    walk.fallbacks = decode.fallbacks if decode else None
+    return walk
+
+
+def _noting(records: Iterable[Any], ids: set[str], known: Deduper) -> Iterable[Any]:
     """Note every id walked; pass on only records not exported yet (or newer versions)."""
     for record in records:
         ids.add(record["id"])

@@ -28,6 +28,7 @@ import orjson
 import pyarrow as pa
 
 from intercom_pipeline import storage
+from intercom_pipeline.exports import typed_records
 from intercom_pipeline.exports.fast_columns import StructReader
 from intercom_pipeline.intercom import IntercomClient
 
@@ -322,7 +323,29 @@ class Converter:
             # A value that does not fit: those fields take the slow path from now on.
             self._fast.evict(self._fast.misfits(rows) or {p[0] for p in self._fast.leaves})
 
-    def table(self, rows: list[dict[str, Any]]) -> pa.Table:
+    def typed_fields(self) -> list[tuple[tuple[str, ...], str]]:
+        """Every (path, kind) the columns read: the shape of typed records (typed_records.py).
+        A custom attribute whose columns are all retired is read as raw JSON (and not stored)."""
+        fields = [(c.path, c.kind) for c in self.base]
+        if self.custom_source:
+            kinds: dict[str, str] = {}
+            for c in self.custom:
+                if c.active or c.attribute not in kinds:
+                    kinds[c.attribute] = c.kind if c.active else "json"
+            fields += [((self.custom_source, attribute), kind) for attribute, kind in kinds.items()]
+        return fields
+
+    def table(self, rows: Sequence[Any]) -> pa.Table:
+        """Rows (dicts, or typed records of one shape) as a table of ``self.schema``."""
+        if typed_records.is_typed(rows):
+            table = typed_records.table(self, rows)
+            if table is not None:
+                return table
+        if any(isinstance(row, typed_records.Record) for row in rows):  # the general path reads dicts
+            rows = [typed_records.as_dict(r) if isinstance(r, typed_records.Record) else r for r in rows]
+        return self._dict_table(list(rows))
+
+    def _dict_table(self, rows: list[dict[str, Any]]) -> pa.Table:
         rejected: dict[int, dict[str, Any]] = {}
         fast = self._read_fast(rows)
         arrays = []

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from intercom_pipeline.exports.incremental import DAY, Window
-from intercom_pipeline.intercom import IntercomClient
+from intercom_pipeline.intercom import IntercomClient, PageDecode
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -78,17 +78,19 @@ def data_span(window: Window, oldest: int | None) -> Window | None:
     return Window(lo, window.end) if window.end > lo else Window(window.start, window.end)
 
 
-def window_records(client: IntercomClient, resource: str, window: Window, found: Probe | None = None) -> Iterator[dict[str, Any]]:
+def window_records(client: IntercomClient, resource: str, window: Window, found: Probe | None = None,
+                   decode: PageDecode | None = None) -> Iterator[Any]:
     """Every record of ``resource`` with ``window.start <= updated_at < window.end``, concurrently.
-    ``found``: the window's probe, when the caller made it already. Not de-duplicated: a record
-    may come twice (pages shifting under a cursor); callers keep the run's ``Deduper``."""
+    ``found``: the window's probe, when the caller made it already; ``decode``: the pages' decoder
+    (typed_records.PageDecoder), records are dicts without one. Not de-duplicated: a record may
+    come twice (pages shifting under a cursor); callers keep the run's ``Deduper``."""
     found = found if found is not None else probe(client, resource, window)
     span = data_span(window, found.oldest)
     if span is None or found.total == 0:
         return iter(())
     slices = plan_slices(span, found.total, client.search_cursors())
     return client.search_window(resource, field="updated_at", start=span.start, end=span.end, slices=slices,
-                                total=found.total, unique=False)
+                                total=found.total, decode=decode, unique=False)
 
 
 def fan_out(client: IntercomClient, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R]]:

@@ -29,7 +29,7 @@ from ._errors import (
     TransientError,
     Unauthorized,
 )
-from ._models import ClientStats, ConnectionReport, DeleteResult
+from ._models import ClientStats, ConnectionReport, DeleteResult, PageDecode
 from ._search import q
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "NotFound",
     "OAuthToken",
     "OAuthTokenProvider",
+    "PageDecode",
     "PaginationError",
     "PlanRestricted",
     "RateLimited",

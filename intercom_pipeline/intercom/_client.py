@@ -35,7 +35,7 @@ from ._errors import (
     error_from_response,
 )
 from ._inflight import InFlightLimit
-from ._models import ClientStats, ConnectionReport, DeleteResult
+from ._models import ClientStats, ConnectionReport, DeleteResult, PageDecode
 from ._ratelimit import RateBudget
 from ._retry import retrying
 
@@ -164,11 +164,13 @@ class IntercomClient(ConcurrencyMixin, EndpointsMixin):
         path: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        decode: PageDecode | None = None,
     ) -> Any:
         """One API call with pacing and retries. ``template`` (e.g. ``/contacts/{id}``) is what
-        gets logged; ``path`` fills it in. Returns the decoded JSON body."""
+        gets logged; ``path`` fills it in. Returns the decoded JSON body: by ``decode`` when given
+        and it can (a typed decoder answers None for a body it cannot hold; it is then read as JSON)."""
         url = template.format(**{k: quote(str(v), safe="") for k, v in (path or {}).items()})
-        return self._retried(lambda n: self._send(method, template, url, params, json, n))
+        return self._retried(lambda n: self._send(method, template, url, params, json, n, decode))
 
     def _retried(self, call: Callable[[int], T]) -> T:
         try:
@@ -182,18 +184,21 @@ class IntercomClient(ConcurrencyMixin, EndpointsMixin):
             raise
         raise AssertionError("unreachable: tenacity reraises")
 
-    def _send(self, method: str, template: str, url: str, params: Any, json: Any, attempt: int) -> Any:
+    def _send(
+        self, method: str, template: str, url: str, params: Any, json: Any, attempt: int, decode: PageDecode | None = None
+    ) -> Any:
         token = self._tokens.token()
         try:
-            return self._send_once(method, template, url, params, json, attempt, token)
+            return self._send_once(method, template, url, params, json, attempt, token, decode)
         except Unauthorized as exc:
             if isinstance(exc, ScopeMissing) or exc.status != 401:
                 raise
             fresh = self._tokens.after_unauthorized(token, exc)  # raises ReconnectRequired when it cannot help
-            return self._send_once(method, template, url, params, json, attempt, fresh)
+            return self._send_once(method, template, url, params, json, attempt, fresh, decode)
 
     def _send_once(
-        self, method: str, template: str, url: str, params: Any, json: Any, attempt: int, token: str
+        self, method: str, template: str, url: str, params: Any, json: Any, attempt: int, token: str,
+        decode: PageDecode | None = None,
     ) -> Any:
         self.budget.acquire()
         started = time.perf_counter()
@@ -208,6 +213,9 @@ class IntercomClient(ConcurrencyMixin, EndpointsMixin):
                 )
                 self._inflight.observe(time.perf_counter() - sent)
             status, content, headers = response.status_code, response.content, response.headers
+            # httpx binds a response's stream back to the response (a reference cycle), so a 330 KB
+            # page would wait for the cyclic garbage collector: unbind it, and the page is freed now.
+            response.stream = httpx.ByteStream(b"")
         except httpx.TimeoutException as exc:
             raise ConnectionFailed(f"{method} {template} timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
@@ -218,6 +226,10 @@ class IntercomClient(ConcurrencyMixin, EndpointsMixin):
             if status is not None:
                 self.budget.observe(headers)
             self._log(method, template, status, elapsed, attempt, headers)
+        if decode is not None and 200 <= status < 300 and content:
+            page = decode(content)
+            if page is not None:
+                return page
         return self._decode(status, content, headers, method, template)
 
     def _decode(self, status: int, content: bytes, headers: httpx.Headers, method: str, template: str) -> Any:

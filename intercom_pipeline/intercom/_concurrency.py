@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from . import _pagination as pg
 from ._endpoints import EndpointsMixin, _search_keys
+from ._models import PageDecode
 from ._search import in_window, split_window, window_query
 
 __all__: list[str] = []
@@ -69,14 +70,16 @@ class ConcurrencyMixin(EndpointsMixin):
         slices: int | None = None,
         per_page: int | None = None,
         total: int | None = None,
+        decode: PageDecode | None = None,
         unique: bool = True,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[Any]:
         """Every record with ``start <= record[field] < end`` exactly, walked as concurrent
         day-aligned time slices. De-duplicated by id: a record updated while the walk runs (so
         seen in two slices) is yielded again only if the second copy is newer. ``total``: the
         day-granular ``total_count`` of the window when the caller knows it (saves a call).
-        ``unique=False``: every copy is yielded, for a caller that de-duplicates anyway (an
-        export keeps one map of versions per run, not a second one here)."""
+        ``decode``: pages are decoded by it (see ``request``); records are then whatever it
+        returns, read through their ``get``. ``unique=False``: every copy is yielded, for a caller
+        that de-duplicates anyway (an export keeps one map of versions per run, not a second one)."""
         if end is None:
             raise ValueError("search_window needs end= (Unix seconds, exclusive)")
         exact = self.config.version == "Preview"
@@ -92,7 +95,7 @@ class ConcurrencyMixin(EndpointsMixin):
             timezone, exact, share=max(2, math.ceil(total / size / wanted)),
             id_alphabet=ID_ALPHABETS.get(resource),
         )
-        walk = partial(self._walk_slice, resource, field, timezone, size, planner)
+        walk = partial(self._walk_slice, resource, field, timezone, size, planner, decode)
         latest: dict[str, Any] = {}
         for batch in _run(walk, planner, self.search_cursors()):
             for record in batch:
@@ -105,13 +108,14 @@ class ConcurrencyMixin(EndpointsMixin):
                 yield record
 
     def _walk_slice(
-        self, resource: str, field: str, timezone: str, size: int, planner: _Planner, piece: Piece
-    ) -> Iterator[list[dict[str, Any]]]:
+        self, resource: str, field: str, timezone: str, size: int, planner: _Planner, decode: PageDecode | None,
+        piece: Piece,
+    ) -> Iterator[list[Any]]:
         lo, hi, suffix = piece
         first: dict[str, int] = {}
 
         def fetch(**kw: Any) -> Any:
-            page = self.request("POST", f"/{resource}/search", **kw)
+            page = self.request("POST", f"/{resource}/search", decode=decode, **kw)
             first.setdefault("total", int(page.get("total_count") or 0))
             return page
 
@@ -119,7 +123,7 @@ class ConcurrencyMixin(EndpointsMixin):
         if suffix:
             query = {"operator": "AND", "value": [*query["value"], {"field": "id", "operator": "$", "value": suffix}]}
         body = {"query": query, "pagination": {"per_page": size}, "sort": {"field": field, "order": "ascending"}}
-        batch: list[dict[str, Any]] = []
+        batch: list[Any] = []
         ordered, previous = True, None  # the server's ascending sort, checked as we go
         for i, record in enumerate(pg.search_in_body(fetch, _search_keys(resource), body)):
             if i == 0:

@@ -1,15 +1,21 @@
 """Small result types: counters, delete outcomes, the connection report.
 
-Records themselves stay raw API dicts so that unknown fields are kept, never rejected.
+Records stay raw API dicts, so that unknown fields are kept, never rejected, unless the caller
+passes a ``PageDecode`` of its own (the exports' typed records, which answer None for any page they
+cannot hold exactly).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ClientStats", "ConnectionReport", "DeleteResult"]
+__all__ = ["ClientStats", "ConnectionReport", "DeleteResult", "PageDecode"]
+
+# A 2xx body -> the decoded page, or None to have the client decode it as plain JSON.
+PageDecode = Callable[[bytes], Any]
 
 
 @dataclass

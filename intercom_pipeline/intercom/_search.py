@@ -93,17 +93,19 @@ def window_query(field: str, start: int, end: int, timezone: str = "UTC") -> dic
     )
 
 
-def in_window(record: Mapping[str, Any], field: str, start: int, end: int) -> bool:
+def in_window(record: Any, field: str, start: int, end: int) -> bool:
     value = _field(record, field)
     return isinstance(value, int | float) and start <= value < end
 
 
-def _field(record: Mapping[str, Any], path: str) -> Any:
+def _field(record: Any, path: str) -> Any:
+    """The value at ``path`` of a record read through ``get`` (a dict, or a caller's typed record)."""
     value: Any = record
     for part in path.split("."):
-        if not isinstance(value, Mapping):
+        get = getattr(value, "get", None)
+        if not callable(get):
             return None
-        value = value.get(part)
+        value = get(part)
     return value
 
 

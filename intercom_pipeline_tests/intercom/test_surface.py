@@ -15,7 +15,7 @@ from intercom_pipeline_tests.fixtures_client import make_client
 EXPECTED = [
     "BadRequest", "ClientConfig", "ClientStats", "ConnectionFailed", "ConnectionReport", "ContactMerged",
     "DeleteResult", "Forbidden", "IntercomClient", "IntercomError", "InvalidResponse", "NotFound",
-    "OAuthToken", "OAuthTokenProvider", "PaginationError", "PlanRestricted", "RateLimited",
+    "OAuthToken", "OAuthTokenProvider", "PageDecode", "PaginationError", "PlanRestricted", "RateLimited",
     "ReconnectRequired", "ScopeMissing", "ServerError", "StaticToken", "TokenStore", "TransientError",
     "Unauthorized", "q",
 ]
