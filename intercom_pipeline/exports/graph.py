@@ -157,14 +157,9 @@ def _walk(client: IntercomClient, graph: GraphPass, window: Window, found_before
 
 def _admit(graph: GraphPass, contacts: list[dict[str, Any]]) -> int:
     """Add the contacts not seen yet (or newer versions) to the graph; returns how many."""
-    stamps = [int(c["updated_at"]) for c in contacts]
-    kept = []
-    for contact, (keep, older) in zip(contacts, graph.dedupe.admit_many([c["id"] for c in contacts], stamps),
-                                      strict=True):
-        if older is not None:
-            graph.drop(contact["id"], older)
-        if keep:
-            kept.append(contact)
+    kept, superseding = graph.dedupe.sift(contacts, [int(c["updated_at"]) for c in contacts])
+    for contact, older in superseding:
+        graph.drop(contact["id"], older)
     if kept:
         graph.add(kept)
     return len(kept)

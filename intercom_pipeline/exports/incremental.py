@@ -123,12 +123,9 @@ class Deduper:
     duplicates: int = 0  # same (id, updated_at) returned again (e.g. pages shifting under a cursor)
     stale: int = 0  # an older version arriving after a newer one
 
-    def admit(self, record_id: str, ts: int) -> tuple[bool, int | None]:
-        """(keep this record?, updated_at of the older version it supersedes, if any)."""
-        return self.admit_many([record_id], [ts])[0]
-
     def admit_many(self, ids: Sequence[str], stamps: Sequence[int]) -> list[tuple[bool, int | None]]:
-        """``admit`` of each record in turn (a record may supersede one earlier in the batch)."""
+        """(keep?, ``updated_at`` of the older version it supersedes or None) of each record in
+        turn, against the run so far and the batch's earlier records."""
         newest: dict[str, int] = {}  # admitted from this batch
         verdicts: list[tuple[bool, int | None]] = []
         for record_id, ts, before in zip(ids, stamps, self.versions.get_many(ids), strict=True):
@@ -146,6 +143,18 @@ class Deduper:
             verdicts.append((False, None))
         self.versions.update(newest)
         return verdicts
+
+    def sift(self, records: list[Any], stamps: list[int]) -> tuple[list[Any], list[tuple[Any, int]]]:
+        """The records of a batch to write, and ``(record, updated_at)`` of every older version a
+        record of the batch supersedes (its row is to be dropped)."""
+        kept: list[Any] = []
+        superseding: list[tuple[Any, int]] = []
+        for record, (keep, older) in zip(records, self.admit_many([r["id"] for r in records], stamps), strict=True):
+            if older is not None:
+                superseding.append((record, older))
+            if keep:
+                kept.append(record)
+        return kept, superseding
 
     def latest(self, record_id: str) -> int | None:
         """``updated_at`` of the newest version admitted; None if the id never was."""
@@ -236,21 +245,15 @@ def _admit(records: list[Any], stamps: list[int], dedupe: Deduper, writer: Datas
            on_batch: BatchHook | None) -> int:
     """De-duplicate a batch against the run's versions and write what is kept; returns how many
     older versions it superseded (their rows are dropped when the writer finishes)."""
-    kept: list[Any] = []
-    superseded = 0
-    verdicts = dedupe.admit_many([r["id"] for r in records], stamps)
-    for record, (keep, older) in zip(records, verdicts, strict=True):
-        if older is not None:
-            where = partition_value(writer.partition_key, older // DAY)
-            writer.drop(where, record["id"], older)
-            if on_superseded is not None:
-                on_superseded(where, record["id"], older)
-            superseded += 1
-        if keep:
-            kept.append(record)
+    kept, superseding = dedupe.sift(records, stamps)
+    for record, older in superseding:
+        where = partition_value(writer.partition_key, older // DAY)
+        writer.drop(where, record["id"], older)
+        if on_superseded is not None:
+            on_superseded(where, record["id"], older)
     if kept:
         _write_batch(kept, converter, writer, on_batch)
-    return superseded
+    return len(superseding)
 
 
 def _write_batch(batch: list[Any], converter: Converter, writer: DatasetWriter, on_batch: BatchHook | None) -> None:
