@@ -7,8 +7,9 @@ lists, ``list<string>`` columns (``contact_ids``, ``tag_ids``). Ids are strings 
 the API sends integers (``admin_assignee_id`` in 2.11), so joins never depend on the API version.
 Fields with no fixed shape (``ticket_attributes``, ``social_profiles``) are kept as JSON strings.
 
-Modes: "snapshot" (full refresh into ``snapshot_date=``), "incremental" (``updated_date=`` by
-``updated_at``), "events" (``created_date=`` by day of the event; see events.py), "parts" (conversation_parts, written with their conversations), "graph" (the
+Modes: "snapshot" (full refresh into ``snapshot_date=``), "incremental" (``updated_month=`` by
+``updated_at``, with an ``updated_date`` column), "events" (``created_date=`` by day of the event;
+see events.py), "parts" (conversation_parts, written with their conversations), "graph" (the
 contact relation streams, written by one pass over all contacts; see graph.py).
 """
 
@@ -173,16 +174,16 @@ SNAPSHOTS = [
 ]
 INCREMENTAL = [
     Stream("contacts", "incremental", CONTACT_COLUMNS, True,
-           "Users and leads by day of updated_at; custom attributes as typed columns.",
+           "Users and leads by month of updated_at; custom attributes as typed columns.",
            resource="contacts", custom_model="contact", partition_key="updated_month"),
     Stream("conversations", "incremental", CONVERSATION_COLUMNS, True,
-           "Conversations by day of updated_at (without parts; see conversation_parts).",
+           "Conversations by month of updated_at (without parts; see conversation_parts).",
            resource="conversations", custom_model="conversation", partition_key="updated_month"),
-    Stream("tickets", "incremental", TICKET_COLUMNS, True, "Tickets by day of updated_at.",
+    Stream("tickets", "incremental", TICKET_COLUMNS, True, "Tickets by month of updated_at.",
            resource="tickets", partition_key="updated_month"),
 ]
 PARTS = Stream("conversation_parts", "parts", PART_COLUMNS, True,
-               "Every part of each exported conversation, in the day partition of its conversation.",
+               "Every part of each exported conversation, in the month partition of its conversation.",
                version_columns=("conversation_id", "conversation_updated_at"), partition_key="updated_month")
 EVENTS = Stream("events", "events", [
     col("contact_id"), col("user_id"), col("email"), col("event_name"), col("created_at", "ts"),

@@ -2,10 +2,11 @@
 
 Views hold no data, only queries over ``exports/<stream>/workspace=*/*/part-*.parquet``:
 - ``<stream>`` is the current state: for incremental streams the latest version of each id (a record
-  changed after its first export sits in two day partitions), for snapshot streams the latest
+  changed after its first export sits in two partitions), for snapshot streams the latest
   snapshot of each workspace, for conversation_parts the parts of each conversation's latest version;
 - ``<stream>_all`` is every exported row (history across partitions), with the hive columns
-  ``workspace`` and ``updated_date`` / ``snapshot_date``.
+  ``workspace`` and ``updated_month`` / ``snapshot_date`` (incremental streams also carry an
+  ``updated_date`` column).
 Files written at different times may have different columns (a custom attribute added later), so
 views read with ``union_by_name``; ``read_stream`` does the same for pandas.
 

@@ -164,3 +164,23 @@ def test_a_busy_single_day_is_split_by_id_suffix_and_stays_exact(client, caplog)
                                                         slices=8, per_page=2)]
     assert sorted(found) == sorted(days[busiest])
     assert any("split in 16" in r.getMessage() for r in caplog.records)
+
+
+def test_stopping_a_sliced_walk_early_ends_every_cursor(client, emulator):
+    """A consumer that stops after a few records (closing the iterator) releases every cursor:
+    those waiting for a slice and those blocked handing over a page."""
+    import threading
+    import time
+
+    end = int(emulator.clock()) + 86_400
+    before = {t.name for t in threading.enumerate()}
+    walk = client.search_window("contacts", start=0, end=end, slices=1, per_page=5)  # spare cursors wait
+    first = [next(walk) for _ in range(3)]
+    # Let the cursor run ahead until the hand-over queue is full (it then blocks in put).
+    deadline = time.monotonic() + 30
+    while emulator.calls("POST", "/contacts/search") < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    walk.close()
+    leftover = [t for t in threading.enumerate() if t.name.startswith("intercom-slice") and t.name not in before]
+    assert len(first) == 3
+    assert leftover == []
