@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from intercom_pipeline import storage
 from intercom_pipeline.exports.writer import dataset_files
 
-# duckdb, pandas and pyarrow.dataset (~60 MB of RSS together) are imported where they are used:
+# duckdb, pandas and pyarrow.dataset (~50 MB of RSS together) are imported where they are used:
 # this module is imported wherever the export definitions are (Dagster code location, CLI), and
 # an export run never needs them (issue 12: the exporter's memory is mostly what it imports).
 if TYPE_CHECKING:
