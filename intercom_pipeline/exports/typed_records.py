@@ -7,7 +7,8 @@ types that hold only the fields the columns read, and decodes each page straight
 
 - fields no column reads are skipped by the decoder, never materialised (a contact's tags, notes,
   companies and subscription lists are most of its bytes);
-- a JSON column keeps the value's text as the API sent it (``msgspec.Raw``), unparsed;
+- a JSON column keeps the value's text as the API sent it (``msgspec.Raw``), unparsed (a view into
+  the page's bytes: a batch of records keeps its few pages alive until it is converted);
 - records are plain slots, untracked by the cyclic garbage collector, with no dict per record or
   per nested object: a page costs a fraction of the memory, and no collection scans it.
 
@@ -75,7 +76,6 @@ class Node:
         self.leaves: dict[str, str] = {}
         self.children: dict[str, Node] = {}
         self.strict = strict  # unknown keys make the page take the general path
-        self.type: type[msgspec.Struct] | None = None
 
     def keys(self) -> list[str]:
         return [*self.leaves, *self.children]
@@ -105,11 +105,10 @@ class Node:
             else:
                 child = self.children[key].build(f"{name}_{i}")
                 fields.append((attribute, child | None, None))
-        self.type = msgspec.defstruct(
+        return msgspec.defstruct(
             name, fields, bases=(Record,), rename=rename, forbid_unknown_fields=self.strict, gc=False,
             namespace={"_attributes": {key: attr for attr, key in rename.items()}, "_node": self},
         )
-        return self.type
 
 
 class PageDecoder:
@@ -119,7 +118,6 @@ class PageDecoder:
     the envelope (``type``, ``total_count``, ``pages``) and the records under their key."""
 
     def __init__(self, root: Node, item_keys: Sequence[str]) -> None:
-        self.root = root
         record = root.build("ExportRecord")
         fields: list[tuple[str, Any, Any]] = [
             ("type", str | None, None), ("total_count", int | None, None), ("pages", msgspec.Raw, msgspec.Raw(NULL_TEXT)),
