@@ -82,14 +82,15 @@ def window_records(client: IntercomClient, resource: str, window: Window, found:
                    decode: PageDecode | None = None) -> Iterator[Any]:
     """Every record of ``resource`` with ``window.start <= updated_at < window.end``, concurrently.
     ``found``: the window's probe, when the caller made it already; ``decode``: the pages' decoder
-    (typed_records.PageDecoder), records are dicts without one."""
+    (typed_records.PageDecoder), records are dicts without one. Not de-duplicated: a record may
+    come twice (pages shifting under a cursor); callers keep the run's ``Deduper``."""
     found = found if found is not None else probe(client, resource, window)
     span = data_span(window, found.oldest)
     if span is None or found.total == 0:
         return iter(())
     slices = plan_slices(span, found.total, client.search_cursors())
     return client.search_window(resource, field="updated_at", start=span.start, end=span.end, slices=slices,
-                                total=found.total, decode=decode)
+                                total=found.total, decode=decode, unique=False)
 
 
 def fan_out(client: IntercomClient, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R]]:
