@@ -6,3 +6,8 @@ slices), ``writer`` (streaming, atomic Parquet), ``runs`` / ``graph`` (export ru
 (checks against the server's figures), ``warehouse`` (DuckDB views, pandas reader), ``erasure``
 (removing deleted contacts' rows). Dagster wiring lives in ``intercom_pipeline.defs.exports``.
 """
+
+from intercom_pipeline.exports.lean_arrow import skip_pandas_probe
+
+# Before any batch is converted: pyarrow would import pandas (~40 MB) to ask whether a batch is one.
+skip_pandas_probe()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 MAX_NAMED = 20  # ids listed in metadata; the count is always complete
 
@@ -41,6 +41,15 @@ class Completeness:
         return data
 
 
+class Ids(Protocol):
+    """What a check needs of the ids loaded: how many, and whether one is among them (a set, or
+    the run's ``incremental.Deduper``)."""
+
+    def __len__(self) -> int: ...
+
+    def __contains__(self, record_id: object) -> bool: ...
+
+
 def _named(ids: Iterable[str]) -> list[str]:
     return sorted(ids)[: MAX_NAMED * 5]
 
@@ -58,7 +67,7 @@ def total(check: str, what: str, loaded: int, expected: int | None) -> Completen
 def window_total(
     check: str,
     what: str,
-    loaded_ids: set[str],
+    loaded_ids: Ids,
     expected: int | None,
     rescan: Callable[[], Iterable[str]],
     total_now: Callable[[], int] | None = None,
@@ -75,7 +84,7 @@ def window_total(
     if expected is None or loaded >= expected:
         return total(check, what, loaded, expected)
     now = set(rescan())
-    missing = now - loaded_ids
+    missing = {i for i in now if i not in loaded_ids}
     if missing:
         return Completeness(check, False, loaded, expected, _named(missing), len(missing),
                             f"{len(missing)} {what} the server holds in this window were not exported")

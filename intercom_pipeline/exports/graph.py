@@ -118,7 +118,7 @@ def export_contact_graph(client: IntercomClient, data_root: Path, snapshot_date:
         for writer in graph.writers.values():
             stack.enter_context(writer)
         found = _walk(client, graph, Window(1, int(now)), first)
-        if len(graph.dedupe.seen) < total:
+        if len(graph.dedupe) < total:
             # Pages can shift under a cursor while contacts change: walk again, keeping only the new.
             _walk(client, graph, Window(1, int(now)), first)
         end, passes = int(now), 0
@@ -127,7 +127,7 @@ def export_contact_graph(client: IntercomClient, data_root: Path, snapshot_date:
             later = max(int(clock()), end) + 1
             found = _walk(client, graph, Window(end, later), None)
             end, passes = later, passes + 1
-    contacts = len(graph.dedupe.seen)
+    contacts = len(graph.dedupe)
     if contacts < total:  # contacts deleted during the run leave the count: compare with the count now
         total = min(total, client.search_total("contacts", q.updated_window("updated_at", 1, int(clock()) + 1, tz)))
     outcomes = []
@@ -146,15 +146,20 @@ def _walk(client: IntercomClient, graph: GraphPass, window: Window, found_before
     batch: list[dict[str, Any]] = []
     found = 0
     for contact in window_records(client, "contacts", window, found_before):
-        keep, older = graph.dedupe.admit(contact["id"], int(contact["updated_at"]))
-        if older is not None:
-            graph.drop(contact["id"], older)
-        if keep:
-            found += 1
-            batch.append(contact)
-            if len(batch) >= BATCH:
-                graph.add(batch)
-                batch = []
+        batch.append(contact)
+        if len(batch) >= BATCH:
+            found += _admit(graph, batch)
+            batch = []
     if batch:
-        graph.add(batch)
+        found += _admit(graph, batch)
     return found
+
+
+def _admit(graph: GraphPass, contacts: list[dict[str, Any]]) -> int:
+    """Add the contacts not seen yet (or newer versions) to the graph; returns how many."""
+    kept, superseding = graph.dedupe.sift(contacts, [int(c["updated_at"]) for c in contacts])
+    for contact, older in superseding:
+        graph.drop(contact["id"], older)
+    if kept:
+        graph.add(kept)
+    return len(kept)

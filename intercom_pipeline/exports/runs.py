@@ -224,7 +224,7 @@ def export_incremental(
     stats, rescanned, recovered = walk.stats, walk.rescanned, walk.recovered
     whole_days = window.start % DAY == 0 and window.end % DAY == 0 and expected is not None
     total_now = (lambda: client.search_total(resource, query)) if whole_days else None
-    check = cc.window_total(f"{name}_complete", name, set(dedupe.seen), expected, lambda: rescanned, total_now)
+    check = cc.window_total(f"{name}_complete", name, dedupe, expected, lambda: rescanned, total_now)
     if recovered:
         check.detail += f"; {recovered} recovered by a second walk (pages shifted while records changed)"
     meta = {"window_start": _iso(window.start), "window_end": _iso(window.end), "recovered_by_rescan": recovered,
@@ -259,23 +259,23 @@ def _walk(client: IntercomClient, name: str, window: Window, first: Probe, conve
         return export_window(name, records, window, converter, writer, BATCH, hook, dedupe, drop)
 
     walk = _Walk(export(window_records(client, resource, window, first, decode)))
-    if expected is not None and len(dedupe.seen) < expected:
+    if expected is not None and len(dedupe) < expected:
         # Fewer than the server counted: records may have moved while a cursor was walking
         # (pages shift under it). Walk the window again and export what the first walk missed
         # (from a fresh first page: the rescan lists what the server holds now).
-        before = len(dedupe.seen)
-        again = _noting(window_records(client, resource, window, None, decode), walk.rescanned, dedupe.seen)
+        before = len(dedupe)
+        again = _noting(window_records(client, resource, window, None, decode), walk.rescanned, dedupe)
         walk.stats.merge(export(again))
-        walk.recovered = len(dedupe.seen) - before
+        walk.recovered = len(dedupe) - before
     walk.fallbacks = decode.fallbacks if decode else None
     return walk
 
 
-def _noting(records: Iterable[Any], ids: set[str], known: dict[str, int]) -> Iterable[Any]:
+def _noting(records: Iterable[Any], ids: set[str], known: Deduper) -> Iterable[Any]:
     """Note every id walked; pass on only records not exported yet (or newer versions)."""
     for record in records:
         ids.add(record["id"])
-        if known.get(record["id"]) != record.get("updated_at"):
+        if known.latest(record["id"]) != record.get("updated_at"):
             yield record
 
 

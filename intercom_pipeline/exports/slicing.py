@@ -98,7 +98,9 @@ def window_records(client: IntercomClient, resource: str, window: Window, found:
                    decode: PageDecode | None = None) -> Iterator[Any]:
     """Every record of ``resource`` with ``window.start <= updated_at < window.end``, concurrently.
     ``found``: the window's probe, when the caller made it already (its records come first, as
-    dicts); ``decode``: the pages' decoder (typed_records.PageDecoder), records are dicts without one."""
+    dicts); ``decode``: the pages' decoder (typed_records.PageDecoder), records are dicts without one.
+    Not de-duplicated: a record may come twice (pages shifting under a cursor); callers keep the
+    run's ``Deduper``."""
     found = found if found is not None else probe(client, resource, window)
     span = data_span(window, found)
     if span is None:
@@ -106,7 +108,7 @@ def window_records(client: IntercomClient, resource: str, window: Window, found:
     rest = max(1, found.total - len(found.records))
     slices = plan_slices(span, rest, client.search_cursors(), client.config.page_size)
     walk = client.search_window(resource, field="updated_at", start=span.start, end=span.end, slices=slices,
-                                total=rest, decode=decode)
+                                total=rest, decode=decode, unique=False)
     return itertools.chain(found.records, walk)
 
 

@@ -24,15 +24,20 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
-import pandas as pd
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from intercom_pipeline import storage
 from intercom_pipeline.exports.writer import dataset_files
+
+# duckdb, pandas and pyarrow.dataset (~50 MB of RSS together) are imported where they are used:
+# this module is imported wherever the export definitions are (Dagster code location, CLI), and
+# an export run never needs them (issue 12: the exporter's memory is mostly what it imports).
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
 
 WAREHOUSE_FILE = "warehouse.duckdb"
 
@@ -74,6 +79,8 @@ def build(data_root: Path, streams: Mapping[str, str], target: Path | None = Non
     Returns ``{"views": [...], "skipped": [...]}``; a stream with no files yet has no view (DuckDB
     cannot type an empty glob) and is listed under ``skipped``.
     """
+    import duckdb
+
     target = target or data_root / WAREHOUSE_FILE
     views, skipped = [], []
     with storage.atomic_path(target, private=True) as tmp:
@@ -102,6 +109,8 @@ def build(data_root: Path, streams: Mapping[str, str], target: Path | None = Non
 def connect(data_root: Path, target: Path | None = None) -> duckdb.DuckDBPyConnection:
     """The warehouse, read-only, with its relative view paths resolved against ``data_root``
     (wherever the data root now is)."""
+    import duckdb
+
     path = target or data_root / WAREHOUSE_FILE
     if not path.exists():
         raise FileNotFoundError(f"no warehouse at {path}: run warehouse_job (or `intercom-pipeline exports "
@@ -117,6 +126,8 @@ def read_stream(data_root: Path, stream: str, workspace_id: str | None = None, c
     (``pd.read_parquet(folder)`` takes the schema of the first file only, so a column added by a
     later run would be missing; this unifies the file schemas first.)
     """
+    import pyarrow.dataset as ds
+
     files = dataset_files(data_root, stream, workspace_id)
     if not files:
         raise FileNotFoundError(f"no exported files for stream {stream!r} under {data_root / 'exports'}")

@@ -74,13 +74,15 @@ class ConcurrencyMixin(EndpointsMixin):
         per_page: int | None = None,
         total: int | None = None,
         decode: PageDecode | None = None,
+        unique: bool = True,
     ) -> Iterator[Any]:
         """Every record with ``start <= record[field] < end`` exactly, walked as concurrent
         day-aligned time slices. De-duplicated by id: a record updated while the walk runs (so
         seen in two slices) is yielded again only if the second copy is newer. ``total``: the
         day-granular ``total_count`` of the window when the caller knows it (saves a call).
         ``decode``: pages are decoded by it (see ``request``); records are then whatever it
-        returns, read through their ``get``."""
+        returns, read through their ``get``. ``unique=False``: every copy is yielded, for a caller
+        that de-duplicates anyway (an export keeps one map of versions per run, not a second one)."""
         if end is None:
             raise ValueError("search_window needs end= (Unix seconds, exclusive)")
         exact = self.config.version == "Preview"
@@ -100,11 +102,12 @@ class ConcurrencyMixin(EndpointsMixin):
         latest: dict[str, Any] = {}
         for batch in _run(walk, planner, self.search_cursors()):
             for record in batch:
-                key = str(record.get("id"))
-                value = record.get(field)
-                if key in latest and not (value is not None and value > latest[key]):
-                    continue
-                latest[key] = value
+                if unique:
+                    key = str(record.get("id"))
+                    value = record.get(field)
+                    if key in latest and not (value is not None and value > latest[key]):
+                        continue
+                    latest[key] = value
                 yield record
 
     def _walk_slice(
