@@ -261,9 +261,10 @@ def _walk(client: IntercomClient, name: str, window: Window, first: Probe, conve
     walk = _Walk(export(window_records(client, resource, window, first, decode)))
     if expected is not None and len(dedupe) < expected:
         # Fewer than the server counted: records may have moved while a cursor was walking
-        # (pages shift under it). Walk the window again and export what the first walk missed.
+        # (pages shift under it). Walk the window again and export what the first walk missed
+        # (from a fresh first page: the rescan lists what the server holds now).
         before = len(dedupe)
-        again = _noting(window_records(client, resource, window, first, decode), walk.rescanned, dedupe)
+        again = _noting(window_records(client, resource, window, None, decode), walk.rescanned, dedupe)
         walk.stats.merge(export(again))
         walk.recovered = len(dedupe) - before
     walk.fallbacks = decode.fallbacks if decode else None

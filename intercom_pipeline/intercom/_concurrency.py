@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from . import _pagination as pg
 from ._endpoints import EndpointsMixin, _search_keys
 from ._models import PageDecode
-from ._search import in_window, split_window, window_query
+from ._search import MAX_GROUP, in_window, split_recent_first, split_window, window_query
 
 __all__: list[str] = []
 
@@ -37,7 +37,8 @@ log = logging.getLogger("intercom_pipeline.intercom")
 T = TypeVar("T")
 R = TypeVar("R")
 _DONE = object()
-Piece = tuple[int, int, str]  # (start, end, id suffix or "")
+Piece = tuple[int, int, tuple[str, ...]]  # (start, end, the id endings it holds; ("",) is every id)
+EVERY_ID = ("",)
 # Characters ids end with, per search resource: contact ids are hex with a counter at the end.
 ID_ALPHABETS = {"contacts": "0123456789abcdef"}
 MAX_SUFFIX = 2
@@ -93,7 +94,7 @@ class ConcurrencyMixin(EndpointsMixin):
         if total == 0:
             return  # the day-aligned superset is empty, so the exact window is too
         planner = _Planner(
-            [(lo, hi, "") for lo, hi in split_window(start, end, wanted, timezone, day_aligned=not exact)],
+            [(lo, hi, EVERY_ID) for lo, hi in split_recent_first(start, end, wanted, timezone, day_aligned=not exact)],
             timezone, exact, share=max(2, math.ceil(total / size / wanted)),
             id_alphabet=ID_ALPHABETS.get(resource),
         )
@@ -122,8 +123,8 @@ class ConcurrencyMixin(EndpointsMixin):
             return page
 
         query = window_query(field, lo, hi, timezone)
-        if suffix:
-            query = {"operator": "AND", "value": [*query["value"], {"field": "id", "operator": "$", "value": suffix}]}
+        if suffix != EVERY_ID:
+            query = {"operator": "AND", "value": [*query["value"], _ending_filter(suffix)]}
         body = {"query": query, "pagination": {"per_page": size}, "sort": {"field": field, "order": "ascending"}}
         batch: list[Any] = []
         ordered, previous = True, None  # the server's ascending sort, checked as we go
@@ -170,8 +171,9 @@ class _Planner:
     """The queue of slices still to walk: newest first, big ones split as their size shows.
 
     A slice splits in time (at a midnight) while it spans more than one day; a single busy day
-    splits by the last characters of the record id (``id $ "7"``), which are uniformly spread
-    for Intercom's counter-suffixed ids."""
+    splits by the last characters of the record id (``id $ "7"``, or an OR of a few endings),
+    which are uniformly spread for Intercom's counter-suffixed ids: into as many groups as the
+    day holds shares, as each group's last page is partial."""
 
     def __init__(self, pieces: list[Piece], timezone: str, exact: bool, share: int, id_alphabet: str | None):
         self._tz = timezone
@@ -229,7 +231,7 @@ class _Planner:
         with self._lock:
             if pages <= 2 * self._share:
                 return piece
-            parts = self._split(piece)
+            parts = self._split(piece, math.ceil(pages / self._share))
             if not parts:
                 return piece
             log.debug("intercom search slice split in %d: %d pages > 2 x %d", len(parts), pages, self._share)
@@ -241,14 +243,25 @@ class _Planner:
                 self._push(part)
             return None
 
-    def _split(self, piece: Piece) -> list[Piece]:
-        lo, hi, suffix = piece
+    def _split(self, piece: Piece, shares: int) -> list[Piece]:
+        lo, hi, endings = piece
         cuts = split_window(lo, hi, 2, self._tz, day_aligned=not self._exact)
         if len(cuts) == 2:
-            return [(a, b, suffix) for a, b in cuts]
-        if self._alphabet and len(suffix) < MAX_SUFFIX:
-            return [(lo, hi, ch + suffix) for ch in self._alphabet]
-        return []
+            return [(a, b, endings) for a, b in cuts]
+        if not self._alphabet:
+            return []
+        if len(endings) == 1:  # one ending left: the id's next character tells its records apart
+            if len(endings[0]) >= MAX_SUFFIX:
+                return []
+            endings = tuple(ch + endings[0] for ch in self._alphabet)
+        groups = max(2, min(shares, len(endings)), -(-len(endings) // MAX_GROUP))
+        return [(lo, hi, endings[i::groups]) for i in range(groups)]
+
+
+def _ending_filter(endings: tuple[str, ...]) -> dict[str, Any]:
+    """Records whose id ends with one of ``endings`` (an OR group: one level deep, at most 15)."""
+    filters = [{"field": "id", "operator": "$", "value": ending} for ending in endings]
+    return filters[0] if len(filters) == 1 else {"operator": "OR", "value": filters}
 
 
 def _run(walk: Callable[[Piece], Iterator[T]], planner: _Planner, workers: int) -> Iterator[T]:

@@ -21,6 +21,7 @@ OPERATORS = frozenset({"=", "!=", "IN", "NIN", "<", "<=", ">", ">=", "~", "!~", 
 LIST_OPERATORS = frozenset({"IN", "NIN"})
 MAX_GROUP = 15  # "max 15 filters for each AND or OR group"
 MAX_NESTING = 2  # "max 2 nested filters"
+DAY = 86_400
 
 
 class _Query:
@@ -113,7 +114,9 @@ def split_window(start: int, end: int, slices: int, timezone: str = "UTC", day_a
     """Cut ``[start, end)`` into at most ``slices`` contiguous pieces.
 
     With day-granular search, pieces inside one day would each fetch that whole day, so cuts are
-    snapped to midnights (fewer pieces when the window spans fewer days).
+    snapped to midnights (fewer pieces when the window spans fewer days): to the midnight before
+    the cut, or the one after it when that is the piece's own start (so a piece over two days
+    still splits in two).
     """
     _check_window(start, end)
     if slices < 1:
@@ -121,7 +124,31 @@ def split_window(start: int, end: int, slices: int, timezone: str = "UTC", day_a
     tz = ZoneInfo(timezone)
     cuts = {start + (end - start) * i // slices for i in range(1, slices)}
     if day_aligned:
-        cuts = {day_start(c, tz) for c in cuts}
+        cuts = {day_start(c, tz) if day_start(c, tz) > start else next_day_start(c, tz) for c in cuts}
+    bounds = [start, *sorted(c for c in cuts if start < c < end), end]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def split_recent_first(start: int, end: int, slices: int, timezone: str = "UTC", day_aligned: bool = True) -> list[tuple[int, int]]:
+    """Cut ``[start, end)`` into at most ``slices`` pieces that widen geometrically into the past:
+    the newest a day, each older one a constant factor wider.
+
+    Records cluster in recent days (a record's ``updated_at`` moves to now whenever it changes), so
+    equal time spans make very unequal slices; pieces of equal width on a log scale of age hold
+    similar counts, which leaves fewer slices to split (each split costs a partial page).
+    """
+    _check_window(start, end)
+    days = (end - start) / DAY
+    if slices < 2 or days <= slices:
+        return split_window(start, end, slices, timezone, day_aligned)
+    low, high = 1.0, days  # the factor whose widths 1, f, f², … over ``slices`` pieces sum to the span
+    for _ in range(60):
+        factor = (low + high) / 2
+        low, high = (factor, high) if (factor**slices - 1) / (factor - 1) < days else (low, factor)
+    tz = ZoneInfo(timezone)
+    cuts = {end - round(DAY * (factor**i - 1) / (factor - 1)) for i in range(1, slices)}
+    if day_aligned:  # to the nearest midnight: the newest piece is the end's own day
+        cuts = {day_start(c + DAY // 2, tz) for c in cuts}
     bounds = [start, *sorted(c for c in cuts if start < c < end), end]
     return list(zip(bounds[:-1], bounds[1:], strict=True))
 

@@ -94,16 +94,18 @@ def _date(ts):
 def test_records_changed_during_a_run_are_caught_by_the_next_run(emulator, client_factory, data_root):
     # One request at a time: the edit below runs inside a request, and the fake's byte cache
     # must not be serialising the same records on another thread meanwhile.
-    client = client_factory(max_concurrency=1)
+    client = client_factory(max_concurrency=1, page_size=50)
     now = emulator.clock()
-    # The oldest contacts: the client walks newest slices first, so these are read last.
-    victims = [c["id"] for c in sorted(_fake.contacts(emulator), key=lambda c: c["updated_at"])[:40]]
-    original_request, fired = client.request, []
+    # The window's first page (the 50 oldest) is read before the walk; the walk's first page holds
+    # the next 50: these 40 are moved away after it is read.
+    victims = [c["id"] for c in sorted(_fake.contacts(emulator), key=lambda c: c["updated_at"])[50:90]]
+    original_request, fired, pages = client.request, [], []
 
     def request_and_edit(method, template, **kwargs):
         page = original_request(method, template, **kwargs)
         per_page = ((kwargs.get("json") or {}).get("pagination") or {}).get("per_page", 0)
-        if template == "/contacts/search" and per_page > 1 and not fired:  # after the first real page
+        pages.extend([1] if template == "/contacts/search" and per_page > 1 else [])
+        if len(pages) == 2 and not fired:  # after the walk's first page
             fired.append(True)
             for n, cid in enumerate(victims):
                 _fake.touch(emulator, "contacts", cid, int(now) + 5 + n)

@@ -5,11 +5,13 @@ UTC and in a workspace timezone with DST, and on Preview (exact seconds)."""
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
 from intercom_pipeline.intercom import q
 from intercom_pipeline.intercom._search import split_window, window_query
+from intercom_pipeline_tests.exports import _fake
 from intercom_pipeline_tests.fixtures_client import make_client
 from intercom_pipeline_tests.fixtures_emulator import make_emulator
 
@@ -142,28 +144,47 @@ def test_sliced_concurrent_window_equals_sequential(client, emulator):
     assert before >= 2
 
 
-def test_skewed_slices_are_split_by_their_size_and_stay_exact(client, caplog):
+def test_skewed_slices_are_split_by_their_size_and_stay_exact(client, emulator, caplog):
+    # Slices are planned recent-first, as records cluster in recent days; here half of them sit in
+    # the oldest month instead, so the oldest (widest) slice is far bigger than its share.
+    truth = _truth(client)
+    lo, hi = min(truth.values()), max(truth.values()) + 1
+    for n, cid in enumerate(sorted(truth)[:150]):
+        _fake.touch(emulator, "contacts", cid, lo + DAY * (n % 30) + n)
+    truth = _truth(client)
+    with caplog.at_level("DEBUG", logger="intercom_pipeline.intercom"):
+        found = [c["id"] for c in client.search_window("contacts", "updated_at", lo, hi, slices=4, per_page=5)]
+    assert sorted(found) == sorted(truth)
+    assert any("slice split" in r.getMessage() for r in caplog.records)
+
+
+def test_slices_planned_recent_first_need_no_split_where_records_cluster_recently(client, caplog):
     truth = _truth(client)
     lo, hi = min(truth.values()), max(truth.values()) + 1
     with caplog.at_level("DEBUG", logger="intercom_pipeline.intercom"):
         found = [c["id"] for c in client.search_window("contacts", "updated_at", lo, hi, slices=4, per_page=5)]
     assert sorted(found) == sorted(truth)
-    # The fake's contacts cluster in recent days (like real workspaces): big slices were split.
-    assert any("slice split" in r.getMessage() for r in caplog.records)
+    # The fake's contacts cluster in recent days (like real workspaces): the plan expected it.
+    assert not any("slice split" in r.getMessage() for r in caplog.records)
 
 
-def test_a_busy_single_day_is_split_by_id_suffix_and_stays_exact(client, caplog):
+def test_a_busy_single_day_is_split_by_id_suffix_and_stays_exact(client, emulator, caplog):
     truth = _truth(client)
     days: dict[int, list[str]] = {}
     for cid, t in truth.items():
         days.setdefault(t - t % DAY, []).append(cid)
     busiest = max(days, key=lambda d: len(days[d]))
     assert len(days[busiest]) >= 20
+    before = emulator.calls("POST", "/contacts/search")
     with caplog.at_level("DEBUG", logger="intercom_pipeline.intercom"):
         found = [c["id"] for c in client.search_window("contacts", "updated_at", busiest, busiest + DAY,
                                                         slices=8, per_page=2)]
     assert sorted(found) == sorted(days[busiest])
-    assert any("split in 16" in r.getMessage() for r in caplog.records)
+    [groups] = [int(m) for r in caplog.records for m in re.findall(r"split in (\d+)", r.getMessage())]
+    pages = -(-len(days[busiest]) // 2)
+    assert 2 <= groups <= 8  # one group of id endings per share of the work (8 slices), not 16
+    # Each group ends on a partial page; the day's first page (all endings) is fetched once more.
+    assert emulator.calls("POST", "/contacts/search") - before <= 1 + pages + groups + 1  # count, pages, partials, first
 
 
 def test_stopping_a_sliced_walk_early_ends_every_cursor(client, emulator):
