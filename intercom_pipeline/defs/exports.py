@@ -49,6 +49,7 @@ from intercom_pipeline.exports.streams import (
 )
 
 GROUP = "exports"
+TABLES_ON_EACH_UP_TO = 12  # partitions of a run that each get the schema and statistics
 RESOURCES = {"intercom", "data_root"}
 KeyOf = Callable[[str], dg.AssetKey]
 # Intercom launched in 2011: no record can have been updated there earlier, so months before this
@@ -96,16 +97,23 @@ def _partitions_md(rows: dict[str, int], last: int = 31) -> str:
     return charts.bar_chart(sorted(rows.items(), reverse=True), "partition", "rows", limit=last)
 
 
-def _result(outcome: ExportOutcome, calls: dict[str, Any], key: KeyOf) -> dg.MaterializeResult:
-    check: Completeness = outcome.check
-    columns = dg.TableSchema(columns=[dg.TableColumn(f.name, str(f.type)) for f in outcome.schema])
-    meta: dict[str, Any] = {
-        "dagster/row_count": outcome.rows,
-        "dagster/column_schema": columns,
-        "partitions_written": len(outcome.partitions),
-        "files_written": len(outcome.files),
+def _tables(outcome: ExportOutcome) -> dict[str, Any]:
+    """The run's schema, column statistics and rows per partition: the same for every partition."""
+    return {
+        "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(f.name, str(f.type)) for f in outcome.schema]),
         "preview": dg.MetadataValue.md(_preview(outcome)),
         "rows_per_partition": dg.MetadataValue.md(_partitions_md(outcome.partitions)),
+    }
+
+
+def _result(outcome: ExportOutcome, calls: dict[str, Any], key: KeyOf, tables: bool = True) -> dg.MaterializeResult:
+    """``tables``: with ``_tables`` (left out where a run of many partitions logs them once)."""
+    check: Completeness = outcome.check
+    meta: dict[str, Any] = {
+        "dagster/row_count": outcome.rows,
+        "partitions_written": len(outcome.partitions),
+        "files_written": len(outcome.files),
+        **(_tables(outcome) if tables else {}),
         "completeness": dg.MetadataValue.md(f"**{'complete' if check.passed else 'INCOMPLETE'}**: {check.detail}"),
         **{k: v for k, v in outcome.metadata.items() if isinstance(v, (int, float, str))},
         **calls,
@@ -181,10 +189,26 @@ def _incremental_asset(names: list[str], location: LocationSettings,
         outcomes = runs.export_incremental(client, primary, context.resources.data_root.path(), start, end,
                                            time.time())
         calls = _calls(client, before)
+        many = _many_partitions(context)
         for outcome in outcomes:
-            yield _result(outcome, calls, key)
+            if many:  # once, on the newest month, rather than on each of the run's materializations
+                context.log_event(dg.AssetObservation(asset_key=key(outcome.stream), partition=many,
+                                                      metadata=_tables(outcome)))
+            yield _result(outcome, calls, key, tables=not many)
 
     return _asset
+
+
+def _many_partitions(context: dg.AssetExecutionContext) -> str | None:
+    """The newest partition of a run over more than ``TABLES_ON_EACH_UP_TO`` partitions, else None.
+
+    Dagster copies a run's materialization metadata to every partition of its range: for a
+    backfill of years of months, the schema and column statistics were most of the run's CPU
+    (serialised and stored once per month, 192 times for a history from 2011)."""
+    if not context.has_partition_key_range:
+        return None
+    keys = context.partition_keys
+    return keys[-1] if len(keys) > TABLES_ON_EACH_UP_TO else None
 
 
 def _contact_graph(location: LocationSettings) -> dg.AssetsDefinition:

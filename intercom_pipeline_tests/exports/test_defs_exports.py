@@ -106,6 +106,27 @@ def test_backfill_of_a_month_range_runs_once_and_writes_one_file_per_month(emula
     assert "@" not in mat.metadata["preview"].value  # statistics only, no values
 
 
+def test_a_backfill_of_years_logs_its_schema_and_statistics_once(emulator, client, data_root, monkeypatch):
+    """Dagster copies a run's metadata to every partition of its range: a run of many months
+    carries the schema and column statistics on one observation of its newest month instead."""
+    monkeypatch.setattr(export_defs, "TABLES_ON_EACH_UP_TO", 2)  # "many": 3 months and more here
+    today = datetime.now(UTC).date()
+    first = export_defs.month_of(today - timedelta(days=100), START)
+    last = export_defs.month_of(today, START)
+    result = dg.materialize([_asset("contacts")], resources=_resources(client, data_root), tags={
+        "dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last})
+    assert result.success
+    materializations = result.asset_materializations_for_node("export_contacts")
+    assert len(materializations) > export_defs.TABLES_ON_EACH_UP_TO
+    assert all("preview" not in m.metadata and "dagster/column_schema" not in m.metadata for m in materializations)
+    assert all("dagster/row_count" in m.metadata for m in materializations)
+    [observation] = [e.event_specific_data.asset_observation for e in result.all_events
+                     if e.event_type_value == "ASSET_OBSERVATION"]
+    assert observation.partition == last
+    assert "| column | type | non-null |" in observation.metadata["preview"].value
+    assert "email" in [c.name for c in observation.metadata["dagster/column_schema"].schema.columns]
+
+
 def test_conversations_and_parts_materialize_with_checks(emulator, client, data_root):
     month = export_defs.month_of(datetime.now(UTC).date(), START)
     result = dg.materialize([_asset("conversations")], resources=_resources(client, data_root), partition_key=month)
