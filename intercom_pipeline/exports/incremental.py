@@ -1,4 +1,4 @@
-"""Incremental export of contacts, conversations and tickets by day of ``updated_at``.
+"""Incremental export of contacts, conversations and tickets by month of ``updated_at``.
 
 Why this is exact although Intercom's search is day-granular (intercom-api.md §4.1):
 - The window is ``[start, end)`` in Unix seconds, with ``end`` frozen when the run starts
@@ -19,7 +19,7 @@ Why this is exact although Intercom's search is day-granular (intercom-api.md §
   (A writer with the day key ``updated_date`` keeps one folder per day, as earlier versions did.)
 
 conversation_parts follow their conversations: the parts of every exported conversation are
-written to the same day partition, keyed by ``(conversation_id, conversation_updated_at)``.
+written to the same month partition, keyed by ``(conversation_id, conversation_updated_at)``.
 """
 
 from __future__ import annotations

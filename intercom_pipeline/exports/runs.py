@@ -189,7 +189,7 @@ class PartsExporter:
 def export_incremental(
     client: IntercomClient, name: str, data_root: Path, start: datetime | int, end: datetime | int, now: float
 ) -> list[ExportOutcome]:
-    """Records of ``name`` with ``start <= updated_at < min(end, now)``, one partition per UTC day.
+    """Records of ``name`` with ``start <= updated_at < min(end, now)``, one partition per UTC month.
     For conversations, their parts too (two outcomes)."""
     from intercom_pipeline.intercom import q
 

@@ -25,6 +25,7 @@ which is what the general path stores too. A JSON null and a missing key read th
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -127,12 +128,14 @@ class PageDecoder:
         self.item_keys = list(item_keys)
         self._decoder = msgspec.json.Decoder(msgspec.defstruct("ExportPage", fields, rename=rename, gc=False))
         self.fallbacks = 0  # pages decoded as JSON instead (counted for the run's metadata)
+        self._count = threading.Lock()  # pages are decoded on every cursor's thread
 
     def __call__(self, content: bytes) -> dict[str, Any] | None:
         try:
             page: Any = self._decoder.decode(content)
         except msgspec.DecodeError:  # includes ValidationError: not representable, or not JSON
-            self.fallbacks += 1
+            with self._count:
+                self.fallbacks += 1
             return None
         out: dict[str, Any] = {"type": page.type, "total_count": page.total_count,
                                "pages": orjson.loads(bytes(page.pages))}
